@@ -24,8 +24,15 @@ QUICKSTART_NAME = "My Service"
 
 def ensure_uv() -> str:
     """Return the path of a uv executable, installing uv privately when there is none."""
+    try:
+        from uv import find_uv_bin  # the uv wheel's own locator: the real binary, not a shim
+
+        return find_uv_bin()
+    except (ImportError, FileNotFoundError):
+        pass
     found = shutil.which("uv")
-    if found:
+    # A pyenv shim resolves per folder and fails inside projects pinned to another Python.
+    if found and f"{os.sep}shims{os.sep}" not in found:
         return found
     bin_dir = TOOLS_VENV / ("Scripts" if os.name == "nt" else "bin")
     uv = bin_dir / ("uv.exe" if os.name == "nt" else "uv")

@@ -1,0 +1,1 @@
+"""Items: the example domain. Delete this package to start from a clean slate (see README)."""

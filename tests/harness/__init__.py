@@ -1,0 +1,1 @@
+"""The test harness of the fastapi-roadmap template: questionnaire, matrix, rendering, checks."""

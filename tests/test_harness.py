@@ -1,0 +1,281 @@
+"""The harness's own parts, on small trees made here: checks, sharing, parsing, the summary."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from harness.commands import run_command, tail
+from harness.python_checks import (
+    PythonRun,
+    Step,
+    config_problems,
+    parse_pytest_output,
+    pytest_headline,
+    python_relevant_files,
+    python_tree_digest,
+    variant_env,
+)
+from harness.questionnaire import REPO_ROOT
+from harness.services import service_env, services_for
+from harness.sharing import SharedRuns
+from harness.summary import format_footer, format_table
+from harness.tree_checks import (
+    file_name_problems,
+    jinja_leftover_problems,
+    text_files,
+    whitespace_problems,
+)
+from harness.variant import unavailable
+
+pytestmark = pytest.mark.quick
+
+
+def _tree(root: Path, files: dict[str, str]) -> Path:
+    for relpath, text in files.items():
+        path = root / relpath
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root
+
+
+def test_jinja_leftovers_found_but_legitimate_syntax_allowed(tmp_path: Path) -> None:
+    root = _tree(
+        tmp_path,
+        {
+            "README.md": "# {{ project_name }}\n",
+            "app.py": 'X = {"a": {"b": 1}}\nY = "{% if x %}"\n',
+            ".github/workflows/ci.yml": "run: echo ${{ matrix.python }}\n",
+            "data.json": '{"a": {"b": 1}}\n',
+            "notes.txt": "closing }} alone\n",
+        },
+    )
+    problems = jinja_leftover_problems(text_files(root))
+    assert [p.split(":")[0] for p in problems] == ["README.md", "app.py", "notes.txt"]
+    assert "app.py:2:" in problems[1]
+
+
+def test_whitespace_rules(tmp_path: Path) -> None:
+    root = _tree(
+        tmp_path,
+        {
+            "a.md": "x \n",
+            "b.md": "x",
+            "c.md": "x\n\n",
+            "d.md": "x\n\n\ny\n",
+            "e.py": "x = 1\n\n\ndef f() -> None: ...\n",
+            "empty.txt": "",
+            "pkg/__init__.py": "",
+            "pkg/py.typed": "",
+            "f.txt": "x\r\n",
+        },
+    )
+    problems = whitespace_problems(text_files(root))
+    assert problems == [
+        "a.md:1: trailing whitespace",
+        "b.md: does not end with a newline",
+        "c.md: ends with more than one newline (blank lines at end)",
+        "d.md:3: 2 consecutive blank lines",
+        "empty.txt: empty file",
+        "f.txt: carriage return (CRLF line endings?)",
+    ]
+
+
+def test_file_names(tmp_path: Path) -> None:
+    root = _tree(
+        tmp_path,
+        {"ok.py": "x\n", "a.py.jinja": "x\n", "{{x}}.txt": "x\n", ".venv/lib/{odd}.txt": "x\n"},
+    )
+    assert file_name_problems(root) == [
+        "a.py.jinja: file name still ends with .jinja",
+        "{{x}}.txt: braces, whitespace or control characters in the name",
+    ]
+
+
+def test_python_relevant_files(tmp_path: Path) -> None:
+    root = _tree(
+        tmp_path,
+        {
+            "pyproject.toml": 'readme = "README.md"\n',
+            "README.md": "docs\n",
+            "Dockerfile": "FROM python\n",
+            "compose.yaml": "services: {}\n",
+            ".gitlab-ci.yml": "x: 1\n",
+            ".python-version": "3.12\n",
+            ".env.example": "A=1\n",
+            "src/pkg/main.py": "x = 1\n",
+            "tests/test_compose.py": 'PATH = "compose.yaml"\n',
+            "tests/data/sample.txt": "x\n",
+            "migrations/script.py.mako": "x\n",
+        },
+    )
+    assert python_relevant_files(root) == [
+        ".env.example",
+        ".python-version",
+        "compose.yaml",  # a test names it
+        "migrations/script.py.mako",
+        "pyproject.toml",
+        "src/pkg/main.py",
+        "tests/data/sample.txt",
+        "tests/test_compose.py",
+    ]
+    before = python_tree_digest(root, {"python": "3.12.1"})
+    (root / "Dockerfile").write_text("FROM python:3.12\n")
+    (root / "README.md").write_text("other docs\n")
+    assert python_tree_digest(root, {"python": "3.12.1"}) == before
+    assert python_tree_digest(root, {"python": "3.13.0"}) != before
+    (root / "compose.yaml").write_text("services: {db: {}}\n")
+    assert python_tree_digest(root, {"python": "3.12.1"}) != before
+
+
+def test_shared_runs_execute_once_across_concurrent_callers(tmp_path: Path) -> None:
+    shared = SharedRuns(f"test-{time.monotonic_ns()}")
+    shared.directory = tmp_path
+    calls: list[str] = []
+    results = {}
+
+    def execute() -> PythonRun:
+        calls.append("run")
+        time.sleep(0.2)
+        return PythonRun([Step("pytest", "ok", 1.0)], tests_passed=3, coverage=95.0)
+
+    def variant(name: str) -> None:
+        results[name] = shared.get_or_run("k1", name, execute)
+
+    threads = [threading.Thread(target=variant, args=(n,)) for n in ("a", "b", "c")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert calls == ["run"]
+    owners = {r.owner for r in results.values()}
+    assert len(owners) == 1
+    assert sum(r.reused_by(name) for name, r in results.items()) == 2
+    assert all(r.run.tests_passed == 3 for r in results.values())
+
+
+def test_parse_pytest_output() -> None:
+    output = (
+        "TOTAL   10  0  2  0  100%\nRequired test coverage of 90% reached. Total coverage: 97.50%\n"
+    )
+    assert parse_pytest_output(output + "===== 12 passed, 1 skipped in 3s =====") == (12, 97.5)
+    assert parse_pytest_output("TOTAL  10  1  91%\n3 passed in 1s") == (3, 91.0)
+    assert parse_pytest_output("no tests ran") == (None, None)
+
+
+def test_pytest_headline_says_why() -> None:
+    output = (
+        "noise\nFAIL Required test coverage of 90.0% not reached. Total coverage: 89.01%\n"
+        "=== short test summary info ===\nFAILED tests/test_a.py::test_x - boom\n"
+        "===== 1 failed, 115 passed in 17.43s =====\n"
+    )
+    assert pytest_headline(output).strip().splitlines() == [
+        "why:",
+        "FAIL Required test coverage of 90.0% not reached. Total coverage: 89.01%",
+        "FAILED tests/test_a.py::test_x - boom",
+        "===== 1 failed, 115 passed in 17.43s =====",
+    ]
+
+
+def test_config_problems(tmp_path: Path) -> None:
+    assert config_problems(tmp_path) == [
+        "no pyproject.toml: the rendered project cannot be installed or tested"
+    ]
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.mypy]\nstrict = true\n[tool.pytest.ini_options]\n"
+        'addopts = "--cov=pkg --cov-branch --cov-fail-under=90"\n'
+    )
+    assert config_problems(tmp_path) == []
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.pytest.ini_options]\naddopts = "--cov=pkg"\n'
+        "[tool.coverage.report]\nfail_under = 80\n"
+    )
+    assert len(config_problems(tmp_path)) == 3
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.mypy]\nstrict = true\n[tool.pytest]\naddopts = ["--cov"]\n'
+        "[tool.coverage.run]\nbranch = true\n[tool.coverage.report]\nfail_under = 90\n"
+    )
+    assert config_problems(tmp_path) == []
+
+
+def test_variant_env_leaks_nothing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("VIRTUAL_ENV", "/somewhere/.venv")
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw1")
+    monkeypatch.setenv("APP_SECRET", "outer")
+    (tmp_path / ".env.example").write_text("APP_SECRET=change-me\n# LOG_LEVEL=info\n")
+    env = variant_env(tmp_path, {"DATABASE_URL": "postgresql://x"})
+    assert "VIRTUAL_ENV" not in env
+    assert "PYTEST_XDIST_WORKER" not in env
+    assert "APP_SECRET" not in env
+    assert env["DATABASE_URL"] == "postgresql://x"
+    assert env["UV_PYTHON_DOWNLOADS"] == "never"
+    assert "/somewhere/.venv/bin" not in env["PATH"].split(":")
+
+
+def test_services_mapping_and_isolation() -> None:
+    assert services_for({"database": "sqlite"}) == frozenset()
+    assert services_for({"database": "postgresql"}) == {"postgres"}
+    assert services_for({"database": "sqlite", "redis": True}) == {"redis"}
+    postgres = service_env(frozenset({"postgres"}), slot=1)
+    assert postgres["DATABASE_URL"].startswith("postgresql+asyncpg://")
+    redis = {service_env(frozenset({"redis"}), slot)["REDIS_URL"] for slot in range(4)}
+    assert len(redis) == 4  # concurrent variants get distinct Redis databases
+
+
+def test_run_command_reports_timeout_and_tail(tmp_path: Path) -> None:
+    slow = run_command(["sleep", "5"], tmp_path, timeout=0.2)
+    assert slow.returncode is None
+    assert "timed out" in slow.describe()
+    assert tail("\n".join(str(i) for i in range(100)), 3) == "[... 97 lines cut ...]\n97\n98\n99"
+
+
+def test_summary_table_shows_sharing() -> None:
+    base = {
+        "python": "3.12",
+        "roles": [],
+        "outcome": "passed",
+        "steps": [{"name": "mypy", "status": "ok"}],
+        "tests_passed": 10,
+        "coverage": 95.0,
+        "seconds": 12.0,
+        "python_key": "k",
+        "missing": [],
+    }
+    reports = [
+        {**base, "id": "docker@py3.12", "name": "docker", "python_owner": "docker@py3.12"},
+        {**base, "id": "default@py3.12", "name": "default", "python_owner": "docker@py3.12"},
+    ]
+    table = "\n".join(format_table(reports))
+    assert "reused docker@py3.12" in table
+    assert "ran for 1 other(s)" in table
+    assert "1 Python runs, 1 variants reused another's run" in format_footer(reports)
+
+
+@pytest.mark.parametrize(
+    ("ci", "outcome"), [("true", pytest.fail.Exception), ("", pytest.skip.Exception)]
+)
+def test_missing_prerequisite_skips_outside_ci_fails_in_ci(
+    monkeypatch: pytest.MonkeyPatch, ci: str, outcome: type[BaseException]
+) -> None:
+    monkeypatch.setenv("CI", ci)
+    with pytest.raises(outcome, match=r"no CPython 3\.99"):
+        unavailable("no CPython 3.99 interpreter found")
+
+
+HARNESS_MYPY = ["-m", "mypy", "--strict", "--explicit-package-bases", "tests"]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["-m", "ruff", "check", "tests"], ["-m", "ruff", "format", "--check", "tests"], HARNESS_MYPY],
+    ids=["ruff-check", "ruff-format", "mypy"],
+)
+def test_harness_code_is_clean(argv: list[str]) -> None:
+    """The harness holds itself to the repository's ruff config and to mypy --strict."""
+    env = {**os.environ, "MYPYPATH": "tests"}
+    result = run_command([sys.executable, *argv], REPO_ROOT, env, timeout=300)
+    assert result.ok, result.describe()

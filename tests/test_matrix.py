@@ -1,0 +1,148 @@
+"""The matrix itself: derived from copier.yml, deduplicated, named, with the right variants.
+
+The last tests use a small synthetic questionnaire (written to a temporary folder) with the
+constructs later features bring: bool questions, `when:` and a validator between answers.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+from harness.matrix import PYTHON_QUESTION, SAMPLE_ANSWERS, Matrix, load_matrix
+from harness.questionnaire import Questionnaire
+from harness.render import UnknownQuestionError, check_data_keys
+
+pytestmark = pytest.mark.quick
+
+
+def test_default_variant_is_all_defaults() -> None:
+    matrix = load_matrix()
+    default = matrix.default_variant()
+    assert default is not None, f"the default answers are refused: {matrix.invalid[:1]}"
+    assert default.name == "default"
+    assert default.feature_answers == matrix.defaults()
+    assert default.python == matrix.default_python
+
+
+def test_all_features_variant_is_valid_and_as_featureful_as_allowed() -> None:
+    matrix = load_matrix()
+    all_features = matrix.all_features_variant()
+    assert all_features is not None
+    assert all_features in matrix.valid
+    wished = matrix.wished_all_features()
+    misses = [k for k, v in all_features.features if v != wished[k]]
+    reasons = {i.rejection.question: i.rejection.message for i in matrix.invalid}
+    assert not misses or reasons, f"{misses} differ from the wish without any constraint"
+
+
+def test_every_option_is_exercised() -> None:
+    matrix = load_matrix()
+    for question in matrix.axes:
+        seen = {c.feature_answers[question.name] for c in matrix.valid}
+        missing = [v for v in matrix.axis_values(question) if v not in seen]
+        assert not missing, f"{question.name}: {missing} occur in no valid combination"
+
+
+def test_every_interpreter_runs_default_and_all_features() -> None:
+    matrix = load_matrix()
+    runs = matrix.runs()
+    for python in matrix.pythons:
+        roles = {role for run in runs if run.python == python for role in run.roles}
+        assert roles == {"default", "all-features"}, python
+    on_default = {run.name for run in runs if run.python == matrix.default_python}
+    assert on_default == {c.name for c in matrix.valid if c.python == matrix.default_python}
+
+
+def test_variant_ids_unique_and_data_are_questions() -> None:
+    matrix = load_matrix()
+    ids = [run.id for run in matrix.runs()]
+    assert len(ids) == len(set(ids)), ids
+    for run in matrix.runs():
+        check_data_keys(run.combination.data, matrix.questionnaire)
+
+
+def test_quick_runs_are_default_and_all_features_on_default_python() -> None:
+    matrix = load_matrix()
+    quick = [run for run in matrix.runs() if run.quick]
+    assert {run.python for run in quick} == {matrix.default_python}
+    assert {role for run in quick for role in run.roles} == {"default", "all-features"}
+
+
+def test_python_version_is_the_interpreter_axis_not_a_feature() -> None:
+    matrix = load_matrix()
+    assert PYTHON_QUESTION not in {q.name for q in matrix.axes}
+    assert matrix.default_python in matrix.pythons
+
+
+def test_unknown_key_check_names_the_questions() -> None:
+    with pytest.raises(UnknownQuestionError, match="the questions are: project_name"):
+        check_data_keys({"nope": 1}, load_matrix().questionnaire)
+
+
+# ---- a synthetic questionnaire with the constructs of later features ---------------------------
+
+SYNTHETIC = """
+    _envops:
+      undefined: jinja2.StrictUndefined
+    project_name:
+      type: str
+    python_version:
+      type: str
+      choices: ["3.12", "3.13"]
+      default: "3.12"
+    redis:
+      type: bool
+      default: false
+    celery:
+      type: bool
+      default: false
+      validator: "{% if celery and not redis %}celery needs redis as its broker{% endif %}"
+    beat:
+      type: bool
+      default: false
+      when: "{{ celery }}"
+    ci:
+      type: str
+      choices:
+        None: none
+        GitHub Actions: github
+        GitLab CI: gitlab
+      default: none
+"""
+
+
+@pytest.fixture
+def synthetic(tmp_path: Path) -> Matrix:
+    path = tmp_path / "copier.yml"
+    path.write_text(textwrap.dedent(SYNTHETIC))
+    return Matrix(Questionnaire(path))
+
+
+def test_synthetic_when_false_takes_default_and_dedupes(synthetic: Matrix) -> None:
+    on_312 = [c for c in synthetic.valid if c.python == "3.12"]
+    # redis x celery (3 valid pairs) x beat (only with celery) x ci: (1 + 1 + 2) * 3
+    assert len(on_312) == 12
+    no_celery = [c for c in on_312 if not c.feature_answers["celery"]]
+    assert all(c.feature_answers["beat"] is False for c in no_celery)
+    assert all("beat" not in c.data and "beat" not in c.recorded for c in no_celery)
+
+
+def test_synthetic_validator_makes_combinations_invalid(synthetic: Matrix) -> None:
+    reasons = {(i.rejection.question, i.rejection.message) for i in synthetic.invalid}
+    assert reasons == {("celery", "celery needs redis as its broker")}
+    assert len(synthetic.invalid_by_reason()) == 1
+    assert all(i.data["celery"] and not i.data["redis"] for i in synthetic.invalid)
+
+
+def test_synthetic_names_and_special_variants(synthetic: Matrix) -> None:
+    everything = synthetic.all_features_variant()
+    assert everything is not None
+    assert everything.name == "redis,celery,beat,ci=github"
+    assert synthetic.variant_name({"redis": True, "celery": False, "ci": "gitlab"}) == (
+        "redis,ci=gitlab"
+    )
+    runs = synthetic.runs()
+    assert len(runs) == 12 + 2  # everything on 3.12, default and all-features on 3.13
+    assert all(set(SAMPLE_ANSWERS) >= {"project_name"} for _ in runs)
