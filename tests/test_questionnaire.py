@@ -35,6 +35,7 @@ BAD_INPUTS: Mapping[str, list[tuple[Any, str]]] = {
         ("-order", "kebab-case"),
         ("order_service", "kebab-case"),
         ("1-order", "kebab-case"),
+        ("order-" + "x" * 35, "at most 40 characters"),
     ],
     "package_name": [
         ("OrderService", "lowercase Python identifier"),
@@ -43,6 +44,7 @@ BAD_INPUTS: Mapping[str, list[tuple[Any, str]]] = {
         ("class", "is a Python keyword"),
         ("json", "shadow the standard library"),
         ("fastapi", "shadow a dependency"),
+        ("order_" + "x" * 35, "at most 40 characters"),
     ],
     "description": [
         ("two\nlines", "single line"),
