@@ -1,0 +1,76 @@
+"""The benchmark script works: a bounded smoke run of `bench/run.py --smoke`.
+
+Not a performance test: it proves that the script renders the all-features variant, serves it,
+seeds it, drives load at every endpoint and the ceilings, and writes both result files. It is
+not part of `--quick`. A missing PostgreSQL or interpreter skips it, or fails it under CI=true.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from harness.interpreters import find_interpreter
+from harness.matrix import load_matrix
+from harness.questionnaire import REPO_ROOT
+from harness.services import service_problem, services_for
+from harness.variant import unavailable
+
+BENCH = REPO_ROOT / "bench" / "run.py"
+TIMEOUT = 240  # the run itself takes about 20 s; the first one also fills the venv
+ENDPOINTS = {
+    "bare_fastapi",
+    "bare_starlette",
+    "health_live",
+    "items_list_page1",
+    "items_list_deep",
+    "items_get",
+    "items_create",
+}
+
+
+@pytest.mark.xdist_group("bench-smoke")
+def test_bench_smoke_run_writes_json_and_markdown(tmp_path: Path) -> None:
+    combination = load_matrix().all_features_variant()
+    assert combination is not None
+    for service in sorted(services_for(combination.answers)):
+        problem = service_problem(service)
+        if problem:
+            unavailable(problem)
+    if find_interpreter(combination.python) is None:
+        unavailable(f"no CPython {combination.python} interpreter found")
+
+    # The smoke run renders into its own stable folder (its venv kept), never the full run's.
+    argv = [sys.executable, str(BENCH), "--smoke", "--output-dir", str(tmp_path)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    started = time.perf_counter()
+    done = subprocess.run(
+        argv, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=TIMEOUT, check=False
+    )
+    seconds = time.perf_counter() - started
+    if done.returncode == 3:
+        unavailable(done.stderr.strip())
+    assert done.returncode == 0, f"$ {' '.join(argv)}\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+
+    results = json.loads((tmp_path / "latest.json").read_text(encoding="utf-8"))
+    rows = {row["id"]: row for row in results["endpoints"]}
+    assert set(rows) == ENDPOINTS
+    for row in rows.values():
+        assert row["rps"] > 0, row
+        assert row["requests"] > 0, row
+        assert row["non_2xx"] == 0, row
+    assert rows["bare_fastapi"]["ratio"] == 1.0
+    timings = {row["id"]: row for row in results["timings"]}
+    for name in ("copier_copy", "import_time", "startup_to_ready"):
+        assert timings[name]["seconds"] > 0, timings[name]
+    assert results["template"]["variant"] == combination.name
+
+    markdown = (tmp_path / "latest.md").read_text(encoding="utf-8")
+    assert "| Endpoint | req/s | p50 ms | p99 ms | ratio to bare FastAPI |" in markdown
+    assert "GET /health/live" in markdown
+    print(f"bench smoke run: {seconds:.1f}s")
