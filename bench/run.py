@@ -158,6 +158,13 @@ def make_plan(args: argparse.Namespace) -> Plan:
 # ---- small helpers ----
 
 
+def pytest_note(done: subprocess.CompletedProcess[str]) -> str:
+    """pytest's closing line (`12 passed in 3.4s`), marked when the run failed."""
+    summary = re.findall(r"^=+ (.*(?:passed|failed|error).*) =+$", done.stdout, re.MULTILINE)
+    note = (summary[-1] if summary else "") + ("" if done.returncode == 0 else " (FAILED)")
+    return note.strip()
+
+
 def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
@@ -1037,10 +1044,11 @@ class Bench:
             check=False,
         )
         seconds = time.perf_counter() - started
-        summary = re.findall(r"^=+ (.*(?:passed|failed|error).*) =+$", done.stdout, re.MULTILINE)
-        note = (summary[-1] if summary else "") + ("" if done.returncode == 0 else " (FAILED)")
         self.add_timing(
-            "test_suite", "Rendered test suite (`pytest`, real services)", [seconds], note.strip()
+            "test_suite",
+            "Rendered test suite (`pytest`, real services)",
+            [seconds],
+            pytest_note(done),
         )
 
     def harness_times(self) -> None:
@@ -1056,10 +1064,8 @@ class Bench:
                 check=False,
             )
             seconds = time.perf_counter() - started
-            summary = re.findall(r"^=+ (.*(?:passed|failed).*) =+$", done.stdout, re.MULTILINE)
-            note = (summary[-1] if summary else "") + ("" if done.returncode == 0 else " (FAILED)")
             label = f"Harness `pytest -n auto{' --quick' if extra else ''}`"
-            self.add_timing(id_, label, [seconds], note.strip())
+            self.add_timing(id_, label, [seconds], pytest_note(done))
 
     def refresh_token(self, port: int) -> None:
         if self.auth_headers:  # tokens expire: a fresh one for each later server
