@@ -1,9 +1,7 @@
-"""The current time, as a dependency, so tests can move it instead of sleeping."""
+"""The current time, as an object that `Auth` holds, so tests can move it instead of sleeping."""
 
 from datetime import UTC, datetime
-from typing import Annotated, Protocol
-
-from fastapi import Depends
+from typing import Protocol
 
 
 class Clock(Protocol):
@@ -17,11 +15,4 @@ class SystemClock:
         return datetime.now(UTC)
 
 
-_SYSTEM_CLOCK = SystemClock()
-
-
-async def get_clock() -> Clock:
-    return _SYSTEM_CLOCK
-
-
-ClockDep = Annotated[Clock, Depends(get_clock)]
+SYSTEM_CLOCK = SystemClock()

@@ -15,17 +15,19 @@ class Role(StrEnum):
 
 
 ME = "me"
+ITEMS_READ = "items:read"
 ITEMS_WRITE = "items:write"
 ADMIN = "admin"
 
 SCOPES: dict[str, str] = {
     ME: "Read and change your own account.",
+    ITEMS_READ: "List and read items.",
     ITEMS_WRITE: "Create items, and change or delete your own.",
     ADMIN: "Manage users, and change or delete anyone's items.",
 }
 
 ROLE_SCOPES: dict[Role, frozenset[str]] = {
-    Role.VIEWER: frozenset({ME}),
-    Role.USER: frozenset({ME, ITEMS_WRITE}),
-    Role.ADMIN: frozenset({ME, ITEMS_WRITE, ADMIN}),
+    Role.VIEWER: frozenset({ME, ITEMS_READ}),
+    Role.USER: frozenset({ME, ITEMS_READ, ITEMS_WRITE}),
+    Role.ADMIN: frozenset({ME, ITEMS_READ, ITEMS_WRITE, ADMIN}),
 }
