@@ -26,15 +26,32 @@ def test_default_variant_is_all_defaults() -> None:
     assert default.python == matrix.default_python
 
 
-def test_all_features_variant_is_valid_and_as_featureful_as_allowed() -> None:
-    matrix = load_matrix()
+def _misses_and_unforced(matrix: Matrix) -> tuple[list[str], list[str]]:
+    """The axes where all-features differs from the wish, and those of them that nothing forces:
+    answering the wish there (all else equal) is neither refused nor hidden by `when:`."""
     all_features = matrix.all_features_variant()
     assert all_features is not None
     assert all_features in matrix.valid
     wished = matrix.wished_all_features()
-    misses = [k for k, v in all_features.features if v != wished[k]]
-    reasons = {i.rejection.question: i.rejection.message for i in matrix.invalid}
-    assert not misses or reasons, f"{misses} differ from the wish without any constraint"
+    misses = [name for name, value in all_features.features if value != wished[name]]
+    unforced = []
+    for name in misses:
+        flipped = {
+            **SAMPLE_ANSWERS,
+            **all_features.feature_answers,
+            name: wished[name],
+            PYTHON_QUESTION: all_features.python,
+        }
+        resolution = matrix.questionnaire.resolve(flipped)
+        if resolution.rejection is None and name not in resolution.hidden:
+            unforced.append(name)
+    return misses, unforced
+
+
+def test_all_features_variant_misses_only_what_a_constraint_forces() -> None:
+    misses, unforced = _misses_and_unforced(load_matrix())
+    assert not unforced, f"all-features differs from the wish on {unforced}, which is allowed"
+    assert set(misses) <= {q.name for q in load_matrix().axes}
 
 
 def test_every_option_is_exercised() -> None:
@@ -145,4 +162,56 @@ def test_synthetic_names_and_special_variants(synthetic: Matrix) -> None:
     )
     runs = synthetic.runs()
     assert len(runs) == 12 + 2  # everything on 3.12, default and all-features on 3.13
-    assert all(set(SAMPLE_ANSWERS) >= {"project_name"} for _ in runs)
+    on_313 = {run.id: run.roles for run in runs if run.python == "3.13"}
+    assert on_313 == {
+        "default@py3.13": ("default",),
+        "redis,celery,beat,ci=github@py3.13": ("all-features",),
+    }
+    assert {run.id for run in runs if run.quick} == {
+        "default@py3.12",
+        "redis,celery,beat,ci=github@py3.12",
+    }
+
+
+def test_synthetic_render_data_holds_only_its_questions(synthetic: Matrix) -> None:
+    """Sample answers for questions this copier.yml does not have are not passed to Copier."""
+    for run in synthetic.runs():
+        check_data_keys(run.combination.data, synthetic.questionnaire)
+    everything = synthetic.all_features_variant()
+    assert everything is not None
+    assert dict(everything.data) == {
+        "project_name": SAMPLE_ANSWERS["project_name"],
+        "python_version": "3.12",
+        "redis": True,
+        "celery": True,
+        "beat": True,
+        "ci": "github",
+    }
+
+
+# Two features that exclude each other: all-features cannot have both.
+CONFLICTING = """
+    project_name:
+      type: str
+    python_version:
+      type: str
+      choices: ["3.12"]
+      default: "3.12"
+    broker:
+      type: bool
+      default: false
+    embedded:
+      type: bool
+      default: false
+      validator: "{% if embedded and broker %}an embedded service runs no broker{% endif %}"
+"""
+
+
+def test_synthetic_all_features_gives_up_only_the_refused_answer(tmp_path: Path) -> None:
+    path = tmp_path / "copier.yml"
+    path.write_text(textwrap.dedent(CONFLICTING))
+    matrix = Matrix(Questionnaire(path))
+    everything = matrix.all_features_variant()
+    assert everything is not None
+    assert everything.name == "broker"  # the earlier question wins; embedded is refused with it
+    assert _misses_and_unforced(matrix) == (["embedded"], [])

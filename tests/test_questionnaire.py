@@ -95,10 +95,13 @@ def _render_answers(data: Mapping[str, Any], dst: Path) -> dict[str, Any]:
     return answers
 
 
-def _assert_rejected(data: Mapping[str, Any], dst: Path, expected: str) -> None:
+def _assert_rejected(
+    data: Mapping[str, Any], dst: Path, expected: str, template: Path = REPO_ROOT
+) -> None:
     """Copier refuses `data` with `expected` in its message, and leaves nothing on disk."""
+    questionnaire = Questionnaire(template / "copier.yml")
     with pytest.raises(Exception) as caught:  # noqa: PT011 - Copier raises plain ValueError
-        render(data, dst)
+        render(data, dst, questionnaire, template)
     assert expected in str(caught.value), f"unexpected error: {caught.value}"
     leftovers = list(dst.iterdir()) if dst.exists() else []
     assert not leftovers, f"a refused copy left files behind: {leftovers}"
@@ -166,13 +169,52 @@ def test_invalid_choice_rejected(question: str, tmp_path: Path) -> None:
     _assert_rejected(data, tmp_path / "out", f"Invalid choice for '{question}'")
 
 
+# A template whose answers constrain each other, so that the refusal of an invalid combination is
+# checked against real Copier even while copier.yml itself has no such constraint.
+SYNTHETIC_COPIER_YML = """\
+project_name:
+  type: str
+broker:
+  type: bool
+  default: false
+embedded:
+  type: bool
+  default: false
+  validator: "{% if embedded and broker %}an embedded service runs no broker{% endif %}"
+"""
+SYNTHETIC = "synthetic"
+
+
 def _invalid_combinations() -> list[object]:
-    return [pytest.param(item, id=item.label) for item in load_matrix().invalid_by_reason()]
+    """One per refusal reason of copier.yml, and always the synthetic template's."""
+    real = [
+        pytest.param(REPO_ROOT, item, id=item.label) for item in load_matrix().invalid_by_reason()
+    ]
+    return [*real, pytest.param(SYNTHETIC, None, id="synthetic: embedded and broker")]
 
 
-@pytest.mark.parametrize("combination", _invalid_combinations())
-def test_invalid_combination_rejected(combination: InvalidCombination, tmp_path: Path) -> None:
-    _assert_rejected(combination.data, tmp_path / "out", combination.rejection.copier_text)
+def _synthetic_template(root: Path) -> tuple[Path, InvalidCombination]:
+    root.mkdir()
+    (root / "copier.yml").write_text(SYNTHETIC_COPIER_YML)
+    (root / "README.md.jinja").write_text("{{ project_name }}\n")
+    matrix_data = {"project_name": "Order Service", "broker": True, "embedded": True}
+    rejection = Questionnaire(root / "copier.yml").resolve(matrix_data).rejection
+    assert rejection is not None, "the harness's evaluator accepts embedded with a broker"
+    assert rejection.message == "an embedded service runs no broker"
+    return root, InvalidCombination(matrix_data, rejection)
+
+
+@pytest.mark.parametrize(("template", "combination"), _invalid_combinations())
+def test_invalid_combination_rejected(
+    template: Path | str, combination: InvalidCombination | None, tmp_path: Path
+) -> None:
+    if template == SYNTHETIC:
+        template, combination = _synthetic_template(tmp_path / "template")
+    assert isinstance(template, Path)
+    assert combination is not None
+    _assert_rejected(
+        combination.data, tmp_path / "out", combination.rejection.copier_text, template
+    )
 
 
 def test_unknown_data_key_rejected_before_copier(tmp_path: Path) -> None:

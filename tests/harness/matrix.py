@@ -147,8 +147,10 @@ class Matrix:
         )
 
     def _render_data(self, resolution: Resolution) -> dict[str, Any]:
-        """Samples plus every asked axis answer; a question whose `when` is false gets no data."""
-        data = {k: v for k, v in SAMPLE_ANSWERS.items() if k not in resolution.hidden}
+        """Samples (for the questions this copier.yml has) plus every asked axis answer; a
+        question whose `when` is false gets no data."""
+        names = set(self.questionnaire.names) - resolution.hidden
+        data = {k: v for k, v in SAMPLE_ANSWERS.items() if k in names}
         for question in [*self.axes, self.python_question]:
             if question.name not in resolution.hidden and question.name in resolution.answers:
                 data[question.name] = resolution.answers[question.name]
