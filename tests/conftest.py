@@ -8,6 +8,12 @@ import time
 from typing import Any
 
 import pytest
+from harness.conditionals import (
+    CONDITIONALS_PROPERTY,
+    count_template_conditionals,
+    format_conditionals,
+    load_budget,
+)
 from harness.python_checks import HARNESS_DIR, UV_CACHE_DIR
 from harness.questionnaire import Questionnaire
 from harness.sharing import SharedRuns, prune_sessions
@@ -16,6 +22,7 @@ from harness.variant import REPORT_PROPERTY, VARIANTS_DIR, HarnessContext
 
 DURATIONS_FILE = HARNESS_DIR / "durations.json"
 SUMMARY_FILE = HARNESS_DIR / "last-summary.json"
+CONDITIONALS_FILE = HARNESS_DIR / "conditionals.json"
 SESSION_KEY = pytest.StashKey[str]()
 
 
@@ -119,17 +126,37 @@ def harness(request: pytest.FixtureRequest, questionnaire: Questionnaire) -> Har
 
 
 _REPORTS: dict[str, dict[str, Any]] = {}  # variant id -> report (xdist ships them here)
+_COUNTED_CONDITIONALS: list[bool] = []  # the budget test ran in this session
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     for name, value in report.user_properties:
         if name == REPORT_PROPERTY and isinstance(value, dict):
             _REPORTS[value["id"]] = value
+        if name == CONDITIONALS_PROPERTY:
+            _COUNTED_CONDITIONALS.append(True)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    if getattr(config, "workerinput", None) is not None or not _REPORTS:
+    if getattr(config, "workerinput", None) is not None:
         return
+    if _COUNTED_CONDITIONALS:
+        _conditionals_summary(terminalreporter)
+    if _REPORTS:
+        _variants_summary(terminalreporter)
+
+
+def _conditionals_summary(terminalreporter: Any) -> None:
+    report, budget = count_template_conditionals(), load_budget()
+    terminalreporter.section("conditionals outside their feature's files (budget)")
+    for line in format_conditionals(report, budget):
+        terminalreporter.write_line(line)
+    HARNESS_DIR.mkdir(parents=True, exist_ok=True)
+    data = {**report.to_json(), "budget": budget}
+    CONDITIONALS_FILE.write_text(json.dumps(data, indent=2), encoding="utf-8")
+
+
+def _variants_summary(terminalreporter: Any) -> None:
     default = _default_python()
     reports = sorted(
         _REPORTS.values(), key=lambda r: (r["python"] != default, r["python"], r["name"])
