@@ -62,11 +62,13 @@ def unavailable(reason: str) -> NoReturn:
 
 
 @contextlib.contextmanager
-def workspace(run: VariantRun, fallback: Path) -> Iterator[Path]:
+def workspace(run: VariantRun, fallback: Path, purpose: str = "") -> Iterator[Path]:
     """The variant's stable folder: `project/` (emptied but for its caches) and `tmp/` (its
-    TMPDIR, emptied). `fallback` instead while another session holds the folder."""
-    digest = hashlib.sha256(run.id.encode()).hexdigest()[:6]  # `a=b` and `a,b` stay apart
-    name = re.sub(r"[^A-Za-z0-9.-]+", "_", run.id) + f"-{digest}"
+    TMPDIR, emptied). `fallback` instead while another session holds the folder. A `purpose`
+    (such as a README guide) gets a folder of its own."""
+    key = f"{purpose}-{run.id}" if purpose else run.id
+    digest = hashlib.sha256(key.encode()).hexdigest()[:6]  # `a=b` and `a,b` stay apart
+    name = re.sub(r"[^A-Za-z0-9.-]+", "_", key) + f"-{digest}"
     VARIANTS_DIR.mkdir(parents=True, exist_ok=True)
     with (VARIANTS_DIR / f"{name}.lock").open("a") as lock:
         try:
