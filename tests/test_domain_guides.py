@@ -36,6 +36,7 @@ GUIDES = {
     "add-products": "Adding a domain",
 }
 VARIANTS = ("default", "no-auth")  # on the default Python
+GUIDE_ESTIMATE = 90.0  # seconds, for the slowest-first order (`--variant` selects them too)
 
 # Checks that fail today after a guide, by (guide, auth), and why: the template's own tests and
 # migrations are still tied to the example domain. A listed check that passes fails the test,
@@ -156,7 +157,12 @@ def _runs() -> list[object]:
     matrix = load_matrix()
     runs = {run.name: run for run in matrix.runs() if run.python == matrix.default_python}
     return [
-        pytest.param(runs[name], guide, id=f"{guide}-{name}")
+        pytest.param(
+            runs[name],
+            guide,
+            id=f"{guide}-{name}",
+            marks=pytest.mark.variant(runs[name].id, estimate=GUIDE_ESTIMATE),
+        )
         for guide in GUIDES
         for name in VARIANTS
     ]
