@@ -12,7 +12,7 @@ import os
 import re
 import sys
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -205,9 +205,14 @@ def _pytest_addopts(pytest_config: Mapping[str, Any]) -> str:
 
 
 def run_python_checks(
-    project: Path, uv: Path, interpreter: Interpreter, extra_env: Mapping[str, str]
+    project: Path,
+    uv: Path,
+    interpreter: Interpreter,
+    extra_env: Mapping[str, str],
+    pytest_args: Sequence[str] = (),
 ) -> PythonRun:
-    """config, uv sync, mypy, pytest: each a step; later steps don't run after a failed sync."""
+    """config, uv sync, mypy, pytest: each a step; later steps don't run after a failed sync.
+    `pytest_args` go to pytest (`-x` where only failing or not matters)."""
     env = variant_env(project, extra_env)
     problems = config_problems(project)
     run = PythonRun(steps=[Step("config", "failed" if problems else "ok", 0, "\n".join(problems))])
@@ -222,16 +227,19 @@ def run_python_checks(
     if not sync.ok:
         run.steps += [Step("mypy", "not run"), Step("pytest", "not run")]
         return run
-    for tool in ("mypy", "pytest"):
-        run.steps.append(_run_tool(tool, project, uv, env, run))
+    for tool, args in (("mypy", ()), ("pytest", pytest_args)):
+        run.steps.append(_run_tool([tool, *args], project, uv, env, run))
     return run
 
 
-def _run_tool(tool: str, project: Path, uv: Path, env: Mapping[str, str], run: PythonRun) -> Step:
+def _run_tool(
+    argv: Sequence[str], project: Path, uv: Path, env: Mapping[str, str], run: PythonRun
+) -> Step:
+    tool = argv[0]
     if not (project / ".venv" / "bin" / tool).exists():
         detail = f"{tool} is not installed by `uv sync`: add it to the variant's dev group"
         return Step(tool, "failed", 0, detail)
-    result = run_command([str(uv), "run", "--no-sync", tool], project, env, TIMEOUTS[tool])
+    result = run_command([str(uv), "run", "--no-sync", *argv], project, env, TIMEOUTS[tool])
     step = step_from(tool, result)
     if tool == "pytest":
         run.tests_passed, run.coverage = parse_pytest_output(result.output)
