@@ -1,20 +1,24 @@
 """The rendered README's domain guides, followed on a fresh render, then every check run.
 
 "Removing the example domain" and "Adding a domain" are step lists a machine can follow (see
-`harness/guides.py`). Each guide is followed on the default variant (SQLite, auth) and on
-no-auth, then: ruff format and check, the Python checks (config, uv sync, mypy, pytest) and
-`migrate` on a fresh database. The first tests check the follower itself on a small README.
+`harness/guides.py`). Each guide is followed on the default variant (SQLite, auth), on no-auth
+and on database=postgresql, then: ruff format and check, the Python checks (config, uv sync,
+mypy, pytest) and `migrate` on a fresh database. The first tests check the follower itself on a
+small README.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping
+import uuid
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-from harness.commands import run_command
+from harness.commands import CommandResult, run_command
 from harness.guides import (
     Edit,
     GuideError,
@@ -28,14 +32,15 @@ from harness.interpreters import Interpreter, find_interpreter, find_uv
 from harness.matrix import VariantRun, load_matrix
 from harness.python_checks import Step, run_python_checks, variant_env
 from harness.render import render
+from harness.services import POSTGRES_URL, service_env, service_problem, services_for
 from harness.tree_checks import ruff_check_problems, ruff_format_problems
-from harness.variant import unavailable, workspace
+from harness.variant import HarnessContext, unavailable, workspace
 
 GUIDES = {
     "remove-items": "Removing the example domain",
     "add-products": "Adding a domain",
 }
-VARIANTS = ("default", "no-auth")  # on the default Python
+VARIANTS = ("default", "no-auth", "database=postgresql")  # on the default Python
 GUIDE_ESTIMATE = 90.0  # seconds, for the slowest-first order (`--variant` selects them too)
 
 # Checks that fail today after a guide, by (guide, auth), and why: the template's own tests and
@@ -168,23 +173,96 @@ def _runs() -> list[object]:
     ]
 
 
+@dataclass(frozen=True)
+class GuideRun:
+    """One guide on one variant: where, with what, and what is known to fail."""
+
+    run: VariantRun
+    project: Path
+    tmp: Path
+    uv: Path
+    interpreter: Interpreter
+    slot: int
+    known_failures: Mapping[str, str]
+
+    @property
+    def services(self) -> frozenset[str]:
+        return services_for(self.run.combination.answers)
+
+    def env(self, database_url: str) -> dict[str, str]:
+        """The variant's environment with `database_url`, and `uv` on PATH (alone: the folder
+        uv lives in may hold other tools)."""
+        bin_dir = self.tmp / "bin"
+        if not bin_dir.is_dir():
+            bin_dir.mkdir(parents=True)
+            (bin_dir / "uv").symlink_to(self.uv)
+        extra = {"TMPDIR": str(self.tmp), "DATABASE_URL": database_url}
+        env = variant_env(self.project, extra)
+        env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+        return env
+
+    def uv_run(self, argv: list[str], database_url: str) -> CommandResult:
+        command = [str(self.uv), "run", "--no-sync", *argv]
+        return run_command(command, self.project, self.env(database_url))
+
+    @contextlib.contextmanager
+    def database(self, name: str) -> Iterator[str]:
+        """The URL of a new, empty database, dropped afterwards."""
+        if "postgres" not in self.services:
+            yield f"sqlite+aiosqlite:///{self.tmp}/{name}.db"
+            return
+        unique = f"guide_{name}_{uuid.uuid4().hex[:12]}"
+        self._postgres(f'CREATE DATABASE "{unique}"')
+        try:
+            yield urlunsplit(urlsplit(POSTGRES_URL)._replace(path=f"/{unique}"))
+        finally:
+            self._postgres(f'DROP DATABASE IF EXISTS "{unique}" WITH (FORCE)')
+
+    def _postgres(self, statement: str) -> None:
+        """Run one statement on the server's maintenance database, with the project's driver."""
+        url = POSTGRES_URL.replace("+asyncpg", "")
+        result = self.uv_run(["python", "-c", _POSTGRES_STATEMENT, url, statement], url)
+        assert result.ok, result.describe()
+
+
+_POSTGRES_STATEMENT = """\
+import asyncio, sys
+import asyncpg
+async def main():
+    connection = await asyncpg.connect(sys.argv[1])
+    try:
+        await connection.execute(sys.argv[2])
+    finally:
+        await connection.close()
+asyncio.run(main())
+"""
+
+
 @pytest.mark.parametrize(("run", "guide"), _runs())
 def test_guide_leaves_a_project_whose_checks_pass(
-    run: VariantRun, guide: str, tmp_path: Path
+    run: VariantRun, guide: str, harness: HarnessContext, tmp_path: Path
 ) -> None:
     uv, interpreter = find_uv(), find_interpreter(run.python)
     if uv is None or interpreter is None:
         unavailable(f"uv or CPython {run.python} is missing")
+    problems = [
+        p for p in (service_problem(s) for s in sorted(services_for(run.combination.answers))) if p
+    ]
+    if problems:
+        unavailable("; ".join(problems))
+    known = KNOWN_FAILURES.get((guide, bool(run.combination.answers.get("auth"))), {})
     with workspace(run, fallback=tmp_path, purpose=guide) as base:
-        project, tmp = base / "project", base / "tmp"
+        project = base / "project"
         render(run.combination.data, project)
-        env = _guide_env(project, tmp, uv)
-        sync = run_command([str(uv), "sync", "-p", str(interpreter.path)], project, env)
+        follower = GuideRun(run, project, base / "tmp", uv, interpreter, harness.slot, known)
+        sync_argv = [str(uv), "sync", "-p", str(interpreter.path)]
+        sync = run_command(sync_argv, project, follower.env(""))
         assert sync.ok, sync.describe()
-        steps = guide_steps(readme_section((project / "README.md").read_text(), GUIDES[guide]))
-        follow_guide(project, steps, env)
-        known = KNOWN_FAILURES.get((guide, bool(run.combination.answers.get("auth"))), {})
-        failed = _failed_checks(run, project, env, Tools(uv, interpreter, tmp, known))
+        with follower.database("guide") as database_url:
+            env = follower.env(database_url)
+            section = readme_section((project / "README.md").read_text(), GUIDES[guide])
+            follow_guide(project, guide_steps(section), env)
+        failed = _failed_checks(follower)
     now_passing = sorted(set(known) - set(failed))
     assert not now_passing, f"{now_passing} pass now: remove them from KNOWN_FAILURES"
     unexpected = {name: detail for name, detail in failed.items() if name not in known}
@@ -193,31 +271,9 @@ def test_guide_leaves_a_project_whose_checks_pass(
     )
 
 
-def _guide_env(project: Path, tmp: Path, uv: Path) -> dict[str, str]:
-    """The variant's environment, a database of the guide's own, and `uv` on PATH (alone: the
-    folder uv lives in may hold other tools)."""
-    bin_dir = tmp / "bin"
-    bin_dir.mkdir(parents=True, exist_ok=True)
-    (bin_dir / "uv").symlink_to(uv)
-    env = variant_env(
-        project, {"TMPDIR": str(tmp), "DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/guide.db"}
-    )
-    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
-    return env
-
-
-@dataclass(frozen=True)
-class Tools:
-    uv: Path
-    interpreter: Interpreter
-    tmp: Path
-    known_failures: Mapping[str, str]
-
-
-def _failed_checks(
-    run: VariantRun, project: Path, env: Mapping[str, str], tools: Tools
-) -> dict[str, str]:
+def _failed_checks(follower: GuideRun) -> dict[str, str]:
     """Every check, run to the end: check name -> why it failed."""
+    project = follower.project
     failed = {}
     for name, problems in (
         ("ruff-format", ruff_format_problems(project)),
@@ -225,14 +281,14 @@ def _failed_checks(
     ):
         if problems:
             failed[name] = "\n".join(problems)
-    extra = {"TMPDIR": str(tools.tmp)}
-    stop_early = ["-x"] if "pytest" in tools.known_failures else []  # that it fails is enough
-    python_run = run_python_checks(project, tools.uv, tools.interpreter, extra, stop_early)
+    extra = {"TMPDIR": str(follower.tmp), **service_env(follower.services, follower.slot)}
+    stop_early = ["-x"] if "pytest" in follower.known_failures else []  # failing is enough
+    python_run = run_python_checks(project, follower.uv, follower.interpreter, extra, stop_early)
     checks: list[Step] = python_run.steps
     failed.update({step.name: step.detail for step in checks if step.status != "ok"})
-    fresh = {**env, "DATABASE_URL": f"sqlite+aiosqlite:///{tools.tmp}/fresh.db"}
-    slug = str(run.combination.answers["project_slug"])
-    migrate = run_command([str(tools.uv), "run", "--no-sync", slug, "migrate"], project, fresh)
+    slug = str(follower.run.combination.answers["project_slug"])
+    with follower.database("fresh") as database_url:
+        migrate = follower.uv_run([slug, "migrate"], database_url)
     if not migrate.ok:
         failed["migrate"] = migrate.describe()
     return failed
