@@ -7,17 +7,25 @@ a 422 on both, and they are strict about JSON types: `true` is no number, `0` is
 from typing import Annotated, Any
 
 from fastapi import Path
-from pydantic import Field, Strict, StringConstraints
+from pydantic import AfterValidator, Field, Strict
 
 # The range of the databases' INTEGER columns.
 INTEGER_MAX = 2**31 - 1
 
-# Text a client sends that may reach the database (bodies, queries, forms). PostgreSQL's text
-# types cannot hold NUL, while SQLite can: refused on both, so they agree. A pattern rather than
-# a validator, because it merges with the length and strip constraints a field adds
-# (`Annotated[Text, StringConstraints(max_length=100)]`), where a validator would run them after
-# itself, unstripped. A field's own `pattern` replaces this one, so it must refuse NUL too.
-Text = Annotated[str, StringConstraints(pattern=r"^[^\x00]*$")]
+
+def _storable(text: str) -> str:
+    # PostgreSQL's text types cannot hold NUL, while SQLite can: refused on both, so they agree.
+    if "\x00" in text:
+        msg = "must not contain the NUL character"
+        raise ValueError(msg)
+    return text
+
+
+# Refuses what either database cannot store. Put it after a string's length constraints,
+# `Annotated[str, Field(max_length=100), Storable]`, so that they keep their usual messages.
+Storable = AfterValidator(_storable)
+# Text a client sends that may reach the database (bodies, queries, forms).
+Text = Annotated[str, Storable]
 # JSON's `true` and `false` only.
 StrictBool = Annotated[bool, Strict()]
 # A whole number that an INTEGER column holds; `true`, `1.0` and `"1"` are refused.
