@@ -14,6 +14,7 @@ branch is named after its question in copier.yml.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import uuid
@@ -103,6 +104,24 @@ if report is not None:
         report["diff"] = str(exc)
     print(json.dumps(report))
 """
+
+
+VERSIONS_DIR = REPO_ROOT / "template" / "src" / "{{ package_name }}" / "migrations" / "versions"
+BRANCH_LABELS = re.compile(r"^branch_labels\b.*= \(\"(\w+)\",\)", re.MULTILINE)
+SHARED_BRANCH = "shared"
+
+
+@pytest.mark.quick
+def test_every_feature_branch_joins_this_test() -> None:
+    """A revision that starts a feature's branch names a feature declared here, and only once."""
+    labels = [
+        label
+        for revision in sorted(VERSIONS_DIR.iterdir())
+        for label in BRANCH_LABELS.findall(revision.read_text())
+    ]
+    assert SHARED_BRANCH in labels
+    features = sorted(label for label in labels if label != SHARED_BRANCH)
+    assert features == sorted(FEATURES_WITH_TABLES)
 
 
 def database_choices() -> list[str]:
