@@ -21,8 +21,11 @@ def _storable(text: str) -> str:
     return text
 
 
+# Refuses what either database cannot store. Put it after a string's length constraints,
+# `Annotated[str, Field(max_length=100), Storable]`, so that they keep their usual messages.
+Storable = AfterValidator(_storable)
 # Text a client sends that may reach the database (bodies, queries, forms).
-Text = Annotated[str, AfterValidator(_storable)]
+Text = Annotated[str, Storable]
 # JSON's `true` and `false` only.
 StrictBool = Annotated[bool, Strict()]
 # A whole number that an INTEGER column holds; `true`, `1.0` and `"1"` are refused.

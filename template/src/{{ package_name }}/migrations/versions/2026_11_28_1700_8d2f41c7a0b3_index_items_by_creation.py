@@ -1,7 +1,7 @@
 """Index items by creation time, the list's default order.
 
 Revision ID: 8d2f41c7a0b3
-Revises: {% if auth %}5b0d3f6a9c21{% else %}e6c7b5ea2929{% endif %}
+Revises: e6c7b5ea2929
 Create Date: 2026-11-28 17:00:00.000000
 """
 
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "8d2f41c7a0b3"
-down_revision: str | Sequence[str] | None = "{% if auth %}5b0d3f6a9c21{% else %}e6c7b5ea2929{% endif %}"
+down_revision: str | Sequence[str] | None = "e6c7b5ea2929"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
