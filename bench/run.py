@@ -371,6 +371,15 @@ class Load:
     seconds: float
     tool: str
     server_cpu: float | None = None  # CPU-seconds of the server per wall second (1.0 = saturated)
+    server_cpu_seconds: float | None = None  # of the server during the load
+
+    @property
+    def cpu_us_per_request(self) -> float | None:
+        """The server's CPU time per request: steadier than req/s when other work shares
+        the cores, as it counts only the server's own time."""
+        if self.server_cpu_seconds is None or not self.requests:
+            return None
+        return self.server_cpu_seconds / self.requests * 1e6
 
     @property
     def clean(self) -> bool:
@@ -496,7 +505,8 @@ class LoadGenerator:
                 tool="python",
             )
         if server:
-            load.server_cpu = round((server.cpu_seconds() - cpu_before) / wall, 2)
+            load.server_cpu_seconds = round(server.cpu_seconds() - cpu_before, 3)
+            load.server_cpu = round(load.server_cpu_seconds / wall, 2)
         return load
 
     def measure(self, port: int, target: Target, server: Server | None = None) -> Load:
@@ -1342,6 +1352,10 @@ class Comparison:
                 side: {k: round(v.rps / ceiling, 4) for k, v in by_id.items()}
                 for side, by_id in loads.items()
             },
+            "cpu_us_per_request": {
+                side: {k: v.cpu_us_per_request for k, v in by_id.items()}
+                for side, by_id in loads.items()
+            },
         }
 
     def write(self) -> tuple[Path, Path]:
@@ -1404,14 +1418,31 @@ def comparison_markdown(results: Mapping[str, Any]) -> str:
             for r in rounds
             if r["ratios"]["old"].get(id_) and id_ in r["ratios"]["new"]
         ]
-
-        def spread(values: Sequence[float]) -> str:
-            if not values:
-                return "—"
-            return f"{median(values):.3f} ({min(values):.3f} to {max(values):.3f})"
-
         lines.append(
-            f"| {label} | {spread(old_ratios)} | {spread(new_ratios)} | "
+            f"| {label} | {_spread(old_ratios, '.3f')} | {_spread(new_ratios, '.3f')} | "
+            f"{_fmt(median(changes) if changes else None, '+.1%')} | "
+            + ", ".join(f"{c:+.1%}" for c in changes)
+            + " |"
+        )
+    lines += [
+        "",
+        "Server CPU time per request (µs; median of the rounds, with the range): it counts only "
+        "the server's own time, so it is steadier than req/s on a shared machine.",
+        "",
+        "| Endpoint | old µs | new µs | new/old - 1 | per round |",
+        "| --- | ---: | ---: | ---: | --- |",
+    ]
+    for id_, label in results["labels"].items():
+        cpu = [r.get("cpu_us_per_request", {}) for r in rounds]
+        old_cpu = [c["old"][id_] for c in cpu if c and c["old"].get(id_)]
+        new_cpu = [c["new"][id_] for c in cpu if c and c["new"].get(id_)]
+        changes = [
+            c["new"][id_] / c["old"][id_] - 1
+            for c in cpu
+            if c and c["old"].get(id_) and c["new"].get(id_)
+        ]
+        lines.append(
+            f"| {label} | {_spread(old_cpu, '.0f')} | {_spread(new_cpu, '.0f')} | "
             f"{_fmt(median(changes) if changes else None, '+.1%')} | "
             + ", ".join(f"{c:+.1%}" for c in changes)
             + " |"
@@ -1419,6 +1450,12 @@ def comparison_markdown(results: Mapping[str, Any]) -> str:
     if results.get("notes"):
         lines += ["", "## Notes", ""] + [f"- {note}" for note in results["notes"]]
     return "\n".join(lines) + "\n"
+
+
+def _spread(values: Sequence[float], spec: str) -> str:
+    if not values:
+        return "—"
+    return f"{median(values):{spec}} ({min(values):{spec}} to {max(values):{spec}})"
 
 
 def _mean_load(a: Load, b: Load) -> Load:
