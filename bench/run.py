@@ -1295,7 +1295,8 @@ class Comparison:
         self.plan = plan
         self.new = Bench(args, plan)
         baseline_args = argparse.Namespace(**vars(args))
-        baseline_args.ref = args.baseline
+        # A commit, never the working tree, even when REV is HEAD.
+        baseline_args.ref = git("rev-parse", f"{args.baseline}^{{commit}}")
         baseline_args.work_dir = str(Path(args.work_dir) / "baseline")
         self.old = Bench(baseline_args, plan)
         self.work = self.new.work
