@@ -5,6 +5,7 @@
     uv run python bench/run.py --smoke              # proves the script works (~20 s)
     uv run python bench/run.py --harness            # also time the template's own harness
     uv run --group bench python bench/run.py --profile   # py-spy profiles of the slow endpoints
+    uv run python bench/run.py --baseline REV       # REV against the working tree, interleaved
 
 It renders the all-features variant (derived from copier.yml by the harness's matrix), seeds a
 throwaway PostgreSQL database, serves the app with uvicorn (one worker, no reload, warning logs,
