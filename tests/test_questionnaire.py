@@ -11,6 +11,7 @@ from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
+import copier
 import pytest
 import yaml
 from harness.commands import run_command
@@ -217,3 +218,28 @@ def test_render_uses_the_working_tree_with_uncommitted_changes(tmp_path: Path) -
     dst = render(SAMPLE_ANSWERS, tmp_path / "out", Questionnaire(clone / "copier.yml"), clone)
     assert (dst / "uncommitted.txt").read_text() == "Order Service\n"
     assert "Edited, not committed." in (dst / "README.md").read_text()
+
+
+@pytest.mark.filterwarnings("ignore::copier.errors.DirtyLocalWarning")
+@pytest.mark.parametrize(
+    ("database", "step"),
+    [("sqlite", "git init -q && uv lock"), ("postgresql", "createdb -h localhost -U postgres")],
+)
+def test_next_steps_after_copy(
+    database: str, step: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Copier's closing message: commit the lock file first; create the PostgreSQL database."""
+    dst = tmp_path / "out"
+    copier.run_copy(
+        str(REPO_ROOT),
+        str(dst),
+        data={**SAMPLE_ANSWERS, "database": database},
+        defaults=True,
+        vcs_ref="HEAD",
+        quiet=False,
+    )
+
+    message = capsys.readouterr().err
+    assert f"cd {dst}\n  git init -q && uv lock && git add -A && git commit" in message
+    assert step in message
+    assert "copier update --defaults" in message
