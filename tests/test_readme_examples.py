@@ -2,6 +2,7 @@
 
 One test per valid combination on the default Python (today: every distinct README). The
 markup is described in `harness/readme_examples.py`; the unit tests of that markup come first.
+On the way, the project's own `uv sync` must compile bytecode (`[tool.uv] compile-bytecode`).
 """
 
 from __future__ import annotations
@@ -136,10 +137,13 @@ def test_readme_examples_run(run: VariantRun, tmp_path: Path) -> None:
     (tmp_path / "tmp").mkdir()
     env = variant_env(project, {"TMPDIR": str(tmp_path / "tmp"), **GIT_IDENTITY})
     env["PATH"] = os.pathsep.join([_bin_with_uv(uv, tmp_path / "bin"), env["PATH"]])
+    env.pop("UV_COMPILE_BYTECODE", None)  # the project's own pyproject.toml must ask for it
     sync = run_command(
         [str(uv), "sync", "-p", str(interpreter.path)], project, env, TIMEOUTS["uv-sync"]
     )
     assert sync.ok, sync.describe()
+    # Without bytecode, every start of the command compiles its modules again.
+    assert "Bytecode compiled" in sync.output, "uv sync compiled no bytecode"
 
     examples = extract_examples((project / "README.md").read_text(encoding="utf-8"))
     assert any(example.runs for example in examples), "the README has no runnable example"
