@@ -7,6 +7,7 @@ it says so, be a git repository of its own with one commit, and stop the server 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import signal
 import subprocess
@@ -15,6 +16,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from harness.commands import run_command
@@ -185,3 +187,25 @@ def test_dev_copier_shows_a_refused_answer_without_a_traceback(
     assert not result.ok
     assert "Traceback" not in result.output
     assert "'package_name': Shadows a standard library module" in result.output
+
+
+def _dev_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("dev", DEV)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_children_get_no_python_of_the_private_tools_folder() -> None:
+    """The tools folder holds a `python3` of its own: it must not shadow the user's, and no
+    interpreter is forced on uv (which would recreate environments made with another one)."""
+    dev = _dev_module()
+
+    private = dev.uv_env(str(dev.TOOLS_VENV / "bin" / "uv"))
+    elsewhere = dev.uv_env("/opt/uv/bin/uv")
+
+    assert private["PATH"] == os.environ.get("PATH", "")
+    assert elsewhere["PATH"].split(os.pathsep)[0] == "/opt/uv/bin"
+    assert "UV_PYTHON" not in private or private["UV_PYTHON"] == os.environ.get("UV_PYTHON")
