@@ -5,6 +5,7 @@
     uv run python bench/run.py --smoke              # proves the script works (~20 s)
     uv run python bench/run.py --harness            # also time the template's own harness
     uv run --group bench python bench/run.py --profile   # py-spy profiles of the slow endpoints
+    uv run python bench/run.py --baseline REV       # REV against the working tree, interleaved
 
 It renders the all-features variant (derived from copier.yml by the harness's matrix), seeds a
 throwaway PostgreSQL database, serves the app with uvicorn (one worker, no reload, warning logs,
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import datetime as dt
 import fcntl
 import hashlib
@@ -130,6 +132,7 @@ class Plan:
     harness: bool
     profile_duration: int = 8
     items: int = SEED_ITEMS
+    rounds: int = 3  # of a --baseline comparison
 
 
 def make_plan(args: argparse.Namespace) -> Plan:
@@ -152,6 +155,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
         harness=args.harness,
         profile_duration=base.profile_duration,
         items=args.items or (100 if args.smoke else SEED_ITEMS),
+        rounds=args.rounds or (1 if args.smoke else 3),
     )
 
 
@@ -368,6 +372,15 @@ class Load:
     seconds: float
     tool: str
     server_cpu: float | None = None  # CPU-seconds of the server per wall second (1.0 = saturated)
+    server_cpu_seconds: float | None = None  # of the server during the load
+
+    @property
+    def cpu_us_per_request(self) -> float | None:
+        """The server's CPU time per request: steadier than req/s when other work shares
+        the cores, as it counts only the server's own time."""
+        if self.server_cpu_seconds is None or not self.requests:
+            return None
+        return self.server_cpu_seconds / self.requests * 1e6
 
     @property
     def clean(self) -> bool:
@@ -493,7 +506,8 @@ class LoadGenerator:
                 tool="python",
             )
         if server:
-            load.server_cpu = round((server.cpu_seconds() - cpu_before) / wall, 2)
+            load.server_cpu_seconds = round(server.cpu_seconds() - cpu_before, 3)
+            load.server_cpu = round(load.server_cpu_seconds / wall, 2)
         return load
 
     def measure(self, port: int, target: Target, server: Server | None = None) -> Load:
@@ -1134,6 +1148,16 @@ class Bench:
     # -- orchestration ---------------------------------------------------------------------------
 
     def execute(self) -> None:
+        gen, package, slug, auth = self.prepare()
+        try:
+            self.migrate(slug)
+            self.measure_all(gen, package, slug, auth)
+        finally:
+            self.drop_database()
+        self.results["machine"]["loadavg_end"] = loadavg()
+
+    def prepare(self) -> tuple[LoadGenerator, str, str, bool]:
+        """Everything before serving: render, install, settings, an empty database."""
         self.work.mkdir(parents=True, exist_ok=True)
         self.output_dir.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(self.logs, ignore_errors=True)
@@ -1169,12 +1193,7 @@ class Bench:
             "environment": self.args.environment,
         }
         self.create_database(str(answers.get("database")))
-        try:
-            self.migrate(slug)
-            self.measure_all(gen, package, slug, auth)
-        finally:
-            self.drop_database()
-        self.results["machine"]["loadavg_end"] = loadavg()
+        return gen, package, slug, auth
 
     def measure_all(self, gen: LoadGenerator, package: str, slug: str, auth: bool) -> None:
         before = {kind: self.measure_bare(gen, kind) for kind in ("starlette", "fastapi")}
@@ -1264,6 +1283,181 @@ class Bench:
         json_path.write_text(json.dumps(self.results, indent=2) + "\n")
         md_path.write_text(markdown(self.results))
         return json_path, md_path
+
+
+class Comparison:
+    """`--baseline REV`: the working tree (or `--ref`) and REV, served side by side and measured
+    in interleaved rounds against the same bare-FastAPI ceilings, so that machine noise hits
+    both alike. Each round measures the ceiling, then every endpoint on both (the order of the
+    two alternating between rounds), then the ceiling again."""
+
+    def __init__(self, args: argparse.Namespace, plan: Plan) -> None:
+        plan = dataclasses.replace(plan, repeats=1)
+        self.plan = plan
+        self.new = Bench(args, plan)
+        baseline_args = argparse.Namespace(**vars(args))
+        # A commit, never the working tree, even when REV is HEAD.
+        baseline_args.ref = git("rev-parse", f"{args.baseline}^{{commit}}")
+        baseline_args.work_dir = str(Path(args.work_dir) / "baseline")
+        self.old = Bench(baseline_args, plan)
+        self.work = self.new.work
+        self.rounds: list[dict[str, Any]] = []
+
+    def execute(self) -> None:
+        slugs = {}
+        try:
+            for bench in (self.new, self.old):
+                gen, _, slugs[id(bench)], _ = bench.prepare()
+                bench.migrate(slugs[id(bench)])
+            with self.new.app_server() as new_app, self.old.app_server() as old_app:
+                servers = {"new": (self.new, new_app), "old": (self.old, old_app)}
+                for bench, app in servers.values():
+                    app.wait_for("/health/ready")
+                    if bench.results["template"]["auth"]:
+                        bench.auth_headers = bench.authenticate(app.port, slugs[id(bench)])
+                    ids = bench.seed(app.port)
+                    bench.item_id = ids[len(ids) // 2]
+                for index in range(self.plan.rounds):
+                    self.rounds.append(self.measure_round(gen, index, servers))
+        finally:
+            for bench in (self.new, self.old):
+                bench.drop_database()
+        for bench in (self.new, self.old):
+            bench.results["machine"]["loadavg_end"] = loadavg()
+
+    def measure_round(
+        self, gen: LoadGenerator, index: int, servers: Mapping[str, tuple[Bench, Server]]
+    ) -> dict[str, Any]:
+        log(f"round {index + 1} of {self.plan.rounds}")
+        before = self.new.measure_bare(gen, "fastapi")
+        order = ("new", "old") if index % 2 == 0 else ("old", "new")
+        loads: dict[str, dict[str, Load]] = {"new": {}, "old": {}}
+        for bench, app in servers.values():
+            bench.refresh_token(app.port)  # tokens expire: a fresh one each round
+        targets = {side: dict_targets(servers[side][0]) for side in order}
+        for id_ in targets["new"]:
+            for side in order:
+                if id_ not in targets[side]:
+                    continue
+                bench, app = servers[side]
+                loads[side][id_] = gen.measure(app.port, targets[side][id_][1], app)
+        after = self.new.measure_bare(gen, "fastapi")
+        ceiling = (before.rps + after.rps) / 2
+        return {
+            "ceiling_rps": round(ceiling, 1),
+            "ceiling_drift": round(after.rps / before.rps - 1, 3) if before.rps else None,
+            "order": list(order),
+            "loads": {
+                side: {k: asdict(v) for k, v in by_id.items()} for side, by_id in loads.items()
+            },
+            "ratios": {
+                side: {k: round(v.rps / ceiling, 4) for k, v in by_id.items()}
+                for side, by_id in loads.items()
+            },
+            "cpu_us_per_request": {
+                side: {k: v.cpu_us_per_request for k, v in by_id.items()}
+                for side, by_id in loads.items()
+            },
+        }
+
+    def write(self) -> tuple[Path, Path]:
+        results = {
+            "schema": 1,
+            "mode": f"{self.plan.mode}, baseline comparison",
+            "new": self.new.results["template"],
+            "old": self.old.results["template"],
+            "versions": {"new": self.new.results["versions"], "old": self.old.results["versions"]},
+            "load": self.new.results["load"],
+            "machine": self.new.results["machine"],
+            "rounds": self.rounds,
+            "labels": {id_: label for id_, (label, _) in dict_targets(self.new).items()},
+            "notes": self.new.results["notes"] + self.old.results["notes"],
+        }
+        output = self.new.output_dir
+        json_path, md_path = output / "comparison.json", output / "comparison.md"
+        json_path.write_text(json.dumps(results, indent=2) + "\n")
+        md_path.write_text(comparison_markdown(results))
+        return json_path, md_path
+
+
+def dict_targets(bench: Bench) -> dict[str, tuple[str, Target]]:
+    auth = bool(bench.auth_headers)
+    return {id_: (label, target) for id_, label, target, _ in bench.endpoint_targets(auth)}
+
+
+def comparison_markdown(results: Mapping[str, Any]) -> str:
+    new, old = results["new"], results["old"]
+    rounds = results["rounds"]
+    load = results["load"]
+
+    def name(template: Mapping[str, Any]) -> str:
+        dirty = " + uncommitted changes" if template.get("dirty_working_tree") else ""
+        return f"`{template['ref']}` = {str(template['commit'])[:12]}{dirty}"
+
+    lines = [
+        f"# Benchmark comparison: {new['variant']}@py{new['python']}",
+        "",
+        f"- new: {name(new)}; old (baseline): {name(old)}",
+        f"- {len(rounds)} interleaved rounds; load: {load['tool']}, {load['connections']} "
+        f"connections, {load['duration_s']} s per endpoint after a {load['warmup_s']} s warm-up",
+        "- ceilings (bare FastAPI req/s per round): "
+        + ", ".join(f"{r['ceiling_rps']:,.0f} (drift {r['ceiling_drift']:+.1%})" for r in rounds),
+        f"- machine: {results['machine'].get('cpus')} CPUs, load average "
+        f"{results['machine'].get('loadavg_start')} at the start, "
+        f"{results['machine'].get('loadavg_end')} at the end",
+        "",
+        "Ratio: req/s over the round's bare FastAPI ceiling; median of the rounds, with the "
+        "range. new/old: the median of the per-round quotients, with their range.",
+        "",
+        "| Endpoint | old ratio | new ratio | new/old - 1 | per round |",
+        "| --- | ---: | ---: | ---: | --- |",
+    ]
+    for id_, label in results["labels"].items():
+        old_ratios = [r["ratios"]["old"][id_] for r in rounds if id_ in r["ratios"]["old"]]
+        new_ratios = [r["ratios"]["new"][id_] for r in rounds if id_ in r["ratios"]["new"]]
+        changes = [
+            r["ratios"]["new"][id_] / r["ratios"]["old"][id_] - 1
+            for r in rounds
+            if r["ratios"]["old"].get(id_) and id_ in r["ratios"]["new"]
+        ]
+        lines.append(
+            f"| {label} | {_spread(old_ratios, '.3f')} | {_spread(new_ratios, '.3f')} | "
+            f"{_fmt(median(changes) if changes else None, '+.1%')} | "
+            + ", ".join(f"{c:+.1%}" for c in changes)
+            + " |"
+        )
+    lines += [
+        "",
+        "Server CPU time per request (µs; median of the rounds, with the range): it counts only "
+        "the server's own time, so it is steadier than req/s on a shared machine.",
+        "",
+        "| Endpoint | old µs | new µs | new/old - 1 | per round |",
+        "| --- | ---: | ---: | ---: | --- |",
+    ]
+    for id_, label in results["labels"].items():
+        cpu = [r.get("cpu_us_per_request", {}) for r in rounds]
+        old_cpu = [c["old"][id_] for c in cpu if c and c["old"].get(id_)]
+        new_cpu = [c["new"][id_] for c in cpu if c and c["new"].get(id_)]
+        changes = [
+            c["new"][id_] / c["old"][id_] - 1
+            for c in cpu
+            if c and c["old"].get(id_) and c["new"].get(id_)
+        ]
+        lines.append(
+            f"| {label} | {_spread(old_cpu, '.0f')} | {_spread(new_cpu, '.0f')} | "
+            f"{_fmt(median(changes) if changes else None, '+.1%')} | "
+            + ", ".join(f"{c:+.1%}" for c in changes)
+            + " |"
+        )
+    if results.get("notes"):
+        lines += ["", "## Notes", ""] + [f"- {note}" for note in results["notes"]]
+    return "\n".join(lines) + "\n"
+
+
+def _spread(values: Sequence[float], spec: str) -> str:
+    if not values:
+        return "—"
+    return f"{median(values):{spec}} ({min(values):{spec}} to {max(values):{spec}})"
 
 
 def _mean_load(a: Load, b: Load) -> Load:
@@ -1557,6 +1751,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--items", type=int, help="items to seed (default 1000; --smoke: 100)")
     parser.add_argument("--ref", default="HEAD", help="template revision (HEAD: working tree)")
     parser.add_argument(
+        "--baseline",
+        metavar="REV",
+        help="also render REV and compare: both served, measured in interleaved rounds against "
+        "the same ceilings; writes comparison.{json,md} (timings, servers, profiles skipped)",
+    )
+    parser.add_argument("--rounds", type=int, help="rounds of a --baseline comparison (default 3)")
+    parser.add_argument(
         "--servers",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -1607,7 +1808,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     plan = make_plan(args)
     # A TERM (a timeout, Ctrl+C from a wrapper) unwinds: servers stopped, database dropped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    bench = Bench(args, plan)
+    bench: Bench | Comparison = Comparison(args, plan) if args.baseline else Bench(args, plan)
     started = time.perf_counter()
     try:
         with locked(bench.work):
@@ -1618,11 +1819,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BenchError as error:
         print(f"bench: {error}", file=sys.stderr)
         return 1
-    bench.results["wall_seconds"] = round(time.perf_counter() - started, 1)
+    seconds = time.perf_counter() - started
+    if isinstance(bench, Bench):
+        bench.results["wall_seconds"] = round(seconds, 1)
     json_path, md_path = bench.write()
     print()
     print(md_path.read_text())
-    log(f"wrote {json_path} and {md_path} in {bench.results['wall_seconds']:.0f}s")
+    log(f"wrote {json_path} and {md_path} in {seconds:.0f}s")
     return 0
 
 

@@ -11,6 +11,7 @@ from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
+import copier
 import pytest
 import yaml
 from harness.commands import run_command
@@ -23,11 +24,11 @@ pytestmark = pytest.mark.quick
 # question -> [(bad answer, a piece of the validator's message)]
 BAD_INPUTS: Mapping[str, list[tuple[Any, str]]] = {
     "project_name": [
-        ("", "must not be empty"),
-        ("   ", "must not be empty"),
+        ("", "Must not be empty"),
+        ("   ", "Must not be empty"),
         ("A" * 81, "at most 80 characters"),
-        ("1st Service", "must start with a letter"),
-        ("Order/Service", "must start with a letter"),
+        ("1st Service", "Must start with a letter"),
+        ("Order/Service", "Only letters, digits"),
     ],
     "project_slug": [
         ("Order-Service", "kebab-case"),
@@ -38,12 +39,12 @@ BAD_INPUTS: Mapping[str, list[tuple[Any, str]]] = {
         ("order-" + "x" * 35, "at most 40 characters"),
     ],
     "package_name": [
-        ("OrderService", "lowercase Python identifier"),
-        ("1order", "lowercase Python identifier"),
-        ("order-service", "lowercase Python identifier"),
-        ("class", "is a Python keyword"),
-        ("json", "shadow the standard library"),
-        ("fastapi", "shadow a dependency"),
+        ("OrderService", "snake_case"),
+        ("1order", "snake_case"),
+        ("order-service", "snake_case"),
+        ("class", "Python keyword"),
+        ("json", "standard library"),
+        ("fastapi", "project dependency"),
         ("order_" + "x" * 35, "at most 40 characters"),
     ],
     "description": [
@@ -51,16 +52,19 @@ BAD_INPUTS: Mapping[str, list[tuple[Any, str]]] = {
         ("x" * 201, "at most 200 characters"),
     ],
     "author_name": [
-        ("", "must not be empty"),
+        ("", "Must not be empty"),
         ('Say "hi"', "without double quotes"),
-        ("two\nlines", "single line"),
+        ("two\nlines", "One line"),
     ],
     "author_email": [
-        ("not-an-email", "email address"),
-        ("team@localhost", "email address"),
-        ("a b@example.com", "email address"),
+        ("not-an-email", "an email like"),
+        ("team@localhost", "an email like"),
+        ("a b@example.com", "an email like"),
     ],
 }
+
+# The width Copier's one-line validation toolbar must fit in.
+PROMPT_COLUMNS = 80
 
 # question -> answers that must be accepted (rendered together, one value per question a time)
 GOOD_INPUTS: Mapping[str, list[Any]] = {
@@ -118,6 +122,18 @@ def test_validator_rejects_bad_input(
     assert (rejection.question, rejection.kind) == (question, "validator")
     assert message in rejection.message
     _assert_rejected(data, tmp_path / "out", rejection.copier_text)
+
+
+@pytest.mark.parametrize(("question", "value", "message"), _bad_cases())
+def test_validator_messages_fit_an_80_column_prompt(
+    questionnaire: Questionnaire, question: str, value: Any, message: str
+) -> None:
+    """Copier's prompt shows "Validation error for question '<name>': <message>" on one
+    80-column line and cuts the rest; the name is already there, so the message omits it."""
+    rejection = questionnaire.resolve({**SAMPLE_ANSWERS, question: value}).rejection
+    assert rejection is not None
+    assert len(rejection.copier_text) <= PROMPT_COLUMNS, rejection.copier_text
+    assert question not in rejection.message
 
 
 def test_every_validator_has_bad_cases(questionnaire: Questionnaire) -> None:
@@ -244,3 +260,28 @@ def test_render_uses_the_working_tree_with_uncommitted_changes(tmp_path: Path) -
     dst = render(SAMPLE_ANSWERS, tmp_path / "out", Questionnaire(clone / "copier.yml"), clone)
     assert (dst / "uncommitted.txt").read_text() == "Order Service\n"
     assert "Edited, not committed." in (dst / "README.md").read_text()
+
+
+@pytest.mark.filterwarnings("ignore::copier.errors.DirtyLocalWarning")
+@pytest.mark.parametrize(
+    ("database", "step"),
+    [("sqlite", "git init -q && uv lock"), ("postgresql", "createdb -h localhost -U postgres")],
+)
+def test_next_steps_after_copy(
+    database: str, step: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Copier's closing message: commit the lock file first; create the PostgreSQL database."""
+    dst = tmp_path / "out"
+    copier.run_copy(
+        str(REPO_ROOT),
+        str(dst),
+        data={**SAMPLE_ANSWERS, "database": database},
+        defaults=True,
+        vcs_ref="HEAD",
+        quiet=False,
+    )
+
+    message = capsys.readouterr().err
+    assert f"cd {dst}\n  git init -q && uv lock && git add -A && git commit" in message
+    assert step in message
+    assert "copier update --defaults" in message

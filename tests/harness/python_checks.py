@@ -23,7 +23,11 @@ from .questionnaire import REPO_ROOT
 from .tree_checks import iter_files
 
 HARNESS_DIR = REPO_ROOT / ".harness"
-UV_CACHE_DIR = HARNESS_DIR / "uv-cache"
+# uv's normal cache, shared with every other project of the user (docs/harness.md says why).
+UV_CACHE_DIR = Path(
+    os.environ.get("UV_CACHE_DIR")
+    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "uv"
+)
 MIN_COVERAGE = 90.0
 TIMEOUTS = {"uv-sync": 900.0, "mypy": 900.0, "pytest": 1800.0}
 
@@ -143,7 +147,7 @@ def step_from(name: str, result: CommandResult) -> Step:
 
 
 def variant_env(project: Path, extra: Mapping[str, str]) -> dict[str, str]:
-    """The outer environment minus what leaks, plus the shared uv cache and `extra`."""
+    """The outer environment minus what leaks, plus `extra`."""
     names_from_example = _settings_names(project / ".env.example")
     harness_bins = {str(Path(sys.prefix) / "bin"), f"{os.environ.get('VIRTUAL_ENV')}/bin"}
     env = {
@@ -156,7 +160,6 @@ def variant_env(project: Path, extra: Mapping[str, str]) -> dict[str, str]:
     path = [p for p in env.get("PATH", "").split(os.pathsep) if p not in harness_bins]
     env["PATH"] = os.pathsep.join(path)
     env.update(
-        UV_CACHE_DIR=str(UV_CACHE_DIR),
         UV_PYTHON_DOWNLOADS="never",
         UV_NO_PROGRESS="1",
     )

@@ -1,0 +1,202 @@
+"""Every shell example of each rendered README runs, as written, against the served project.
+
+One test per valid combination on the default Python (today: every distinct README). The
+markup is described in `harness/readme_examples.py`; the unit tests of that markup come first.
+On the way, the project's own `uv sync` must compile bytecode (`[tool.uv] compile-bytecode`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from harness.commands import run_command, tail
+from harness.interpreters import find_interpreter, find_uv
+from harness.matrix import VariantRun, load_matrix
+from harness.python_checks import TIMEOUTS, variant_env
+from harness.readme_examples import (
+    Example,
+    ReadmeMarkupError,
+    extract_examples,
+    free_port,
+    run_script,
+    script,
+    serving,
+)
+from harness.render import render
+from harness.services import POSTGRES_URL, service_problem, services_for
+from harness.variant import unavailable
+
+# The identity of the README's `git commit`, whatever the machine's git config says.
+GIT_IDENTITY = {
+    f"GIT_{role}_{part}": value
+    for role in ("AUTHOR", "COMMITTER")
+    for part, value in (("NAME", "README Test"), ("EMAIL", "readme@example.com"))
+}
+
+
+# ---- the markup -------------------------------------------------------------------------------
+
+MARKDOWN = """\
+# Title
+
+```sh
+echo one
+```
+
+<!-- not run: it serves forever -->
+```bash
+serve
+```
+
+```text
+not a shell
+```
+
+```bash
+curl -s localhost:8000/x
+```
+"""
+
+
+def test_shell_blocks_are_extracted_in_order_with_their_markers() -> None:
+    examples = extract_examples(MARKDOWN)
+
+    assert examples == [
+        Example(3, "echo one", None),
+        Example(8, "serve", "it serves forever"),
+        Example(16, "curl -s localhost:8000/x", None),
+    ]
+
+
+def test_the_script_runs_the_unmarked_blocks_against_the_port() -> None:
+    text = script(extract_examples(MARKDOWN), port=4321)
+
+    assert "echo one" in text
+    assert "serve\n" not in text
+    assert "curl -s 127.0.0.1:4321/x" in text
+    assert "--fail-with-body" in text
+
+
+@pytest.mark.parametrize(
+    "markdown",
+    [
+        "<!-- not run: why -->\n\n```sh\nx\n```\n",  # not right before the block
+        "<!-- not run: why -->\n```text\nx\n```\n",  # not a shell block
+        "<!-- not run: -->\n```sh\nx\n```\n",  # no reason
+        "```sh\nx\n",  # never closed
+    ],
+    ids=["detached", "not-shell", "no-reason", "unclosed"],
+)
+def test_bad_markup_is_an_error(markdown: str) -> None:
+    with pytest.raises(ReadmeMarkupError):
+        extract_examples(markdown)
+
+
+def test_a_failing_request_fails_the_script(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    blocks = [Example(1, "curl -s localhost:8000/nothing-listens-here", None)]
+
+    result = run_script(script(blocks, port=free_port()), project, os.environ)
+
+    assert not result.ok
+
+
+# ---- every rendered README ----------------------------------------------------------------------
+
+
+def _runs() -> list[object]:
+    matrix = load_matrix()
+    return [
+        pytest.param(
+            run,
+            id=run.id,
+            marks=[
+                pytest.mark.variant(run.id, estimate=40),
+                *([pytest.mark.quick] if run.quick else []),
+            ],
+        )
+        for run in matrix.runs()
+        if run.python == matrix.default_python
+    ]
+
+
+@pytest.mark.parametrize("run", _runs())
+def test_readme_examples_run(run: VariantRun, tmp_path: Path) -> None:
+    services = services_for(run.combination.answers)
+    uv, interpreter = find_uv(), find_interpreter(run.python)
+    problems = [p for p in (service_problem(s) for s in sorted(services)) if p]
+    if uv is None or interpreter is None or problems:
+        unavailable("; ".join(problems) or f"uv or CPython {run.python} is missing")
+    project = render(run.combination.data, tmp_path / "project")
+    (tmp_path / "tmp").mkdir()
+    env = variant_env(project, {"TMPDIR": str(tmp_path / "tmp"), **GIT_IDENTITY})
+    env["PATH"] = os.pathsep.join([_bin_with_uv(uv, tmp_path / "bin"), env["PATH"]])
+    env.pop("UV_COMPILE_BYTECODE", None)  # the project's own pyproject.toml must ask for it
+    sync = run_command(
+        [str(uv), "sync", "-p", str(interpreter.path)], project, env, TIMEOUTS["uv-sync"]
+    )
+    assert sync.ok, sync.describe()
+    # Without bytecode, every start of the command compiles its modules again.
+    assert "Bytecode compiled" in sync.output, "uv sync compiled no bytecode"
+
+    examples = extract_examples((project / "README.md").read_text(encoding="utf-8"))
+    assert any(example.runs for example in examples), "the README has no runnable example"
+    with _database(project, env, services, tmp_path) as database_url:
+        env["DATABASE_URL"] = database_url
+        port = free_port()
+        command = [str(project / ".venv" / "bin" / run.combination.answers["project_slug"])]
+        with serving([*command, "serve", "--port", str(port)], project, env, port):
+            result = run_script(script(examples, port), project, env)
+
+    why = "a README example failed (the last '>>> README line' says which)"
+    assert result.ok, f"{why}:\n{tail(result.output, 80)}"
+
+
+def _bin_with_uv(uv: Path, folder: Path) -> str:
+    """A folder with uv and uvx only: the README's commands find them, and no other Python."""
+    folder.mkdir()
+    for name in ("uv", "uvx"):
+        source = uv.with_name(name)
+        if source.exists():
+            (folder / name).symlink_to(source)
+    return str(folder)
+
+
+@contextlib.contextmanager
+def _database(
+    project: Path, env: Mapping[str, str], services: frozenset[str], tmp: Path
+) -> Iterator[str]:
+    """A database of the README's own: a SQLite file, or a throwaway PostgreSQL database."""
+    if "postgres" not in services:
+        yield f"sqlite+aiosqlite:///{tmp / 'readme.db'}"
+        return
+    name = f"readme_{os.getpid()}_{tmp.name}".replace("-", "_").lower()
+    _postgres(f'CREATE DATABASE "{name}"', project, env)
+    try:
+        yield urlunsplit(urlsplit(POSTGRES_URL)._replace(path=f"/{name}"))
+    finally:
+        _postgres(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', project, env)
+
+
+POSTGRES_STATEMENT = """\
+import asyncio, sys, asyncpg
+async def main():
+    connection = await asyncpg.connect(sys.argv[1])
+    await connection.execute(sys.argv[2])
+    await connection.close()
+asyncio.run(main())
+"""
+
+
+def _postgres(statement: str, project: Path, env: Mapping[str, str]) -> None:
+    """One statement on the maintenance database, through the project's own asyncpg."""
+    python = str(project / ".venv" / "bin" / "python")
+    dsn = POSTGRES_URL.replace("+asyncpg", "")
+    result = run_command([python, "-c", POSTGRES_STATEMENT, dsn, statement], project, env, 60)
+    assert result.ok, result.describe()
