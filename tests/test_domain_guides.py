@@ -148,6 +148,12 @@ def test_edits_refuse_ambiguous_or_missing_text(tmp_path: Path) -> None:
     assert (tmp_path / "a.py").read_text() == "x = 1\nx = 1\ny\n"
 
 
+def test_a_bullet_that_names_a_file_but_is_no_edit_is_refused() -> None:
+    with pytest.raises(GuideError, match="not an edit step"):
+        guide_steps("- `a.py`: remove `x`\n")
+    assert guide_steps("- `a.py` is the module\n- see `b.py`: it has `x`\n") == []
+
+
 def test_a_failing_shell_step_is_named(tmp_path: Path) -> None:
     steps = guide_steps(readme_section(README, "Next"))
     with pytest.raises(GuideError, match=r"(?s)```sh\nexit 1\n```.*exited 1"):

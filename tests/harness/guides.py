@@ -26,6 +26,7 @@ from .commands import run_command
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*$")
 _FENCE = re.compile(r"^```\s*(\S*)\s*$")
 _SHELLS = {"sh", "bash", "shell"}
+_EDIT_LIKE = re.compile(r"^\s*[-*]\s+`[^`]+`:")  # a bullet that names a file: must be an edit
 _EDIT = re.compile(
     r"^\s*[-*]\s+`(?P<path>[^`]+)`:\s+(?:"
     r"delete `(?P<delete>[^`]+)`"
@@ -104,6 +105,8 @@ def guide_steps(section: str) -> list[Step]:
             block.append(line)
         elif edit := _EDIT.match(line):
             steps.append(_edit(edit))
+        elif _EDIT_LIKE.match(line):
+            raise GuideError(f"not an edit step (delete, replace ... with, after ..., add): {line}")
     if block is not None:
         raise GuideError("a fenced block is not closed")
     return steps
