@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -42,26 +42,6 @@ GUIDES = {
 }
 VARIANTS = ("default", "no-auth", "database=postgresql")  # on the default Python
 GUIDE_ESTIMATE = 90.0  # seconds, for the slowest-first order (`--variant` selects them too)
-
-# Checks that fail today after a guide, by (guide, auth), and why: the template's own tests and
-# migrations are still tied to the example domain. A listed check that passes fails the test,
-# so that its entry is removed; any other failing check fails it too.
-KNOWN_FAILURES: Mapping[tuple[str, bool], Mapping[str, str]] = {
-    ("remove-items", True): {
-        "pytest": "shared and auth tests use items (tests/integration/test_app.py, "
-        "tests/integration/test_contract.py, tests/e2e/test_cli.py, tests/e2e/test_migrations.py, "
-        "tests/integration/auth/test_router.py)",
-    },
-    ("remove-items", False): {
-        "pytest": "shared tests use items (tests/integration/test_app.py, tests/e2e/test_cli.py, "
-        "tests/e2e/test_migrations.py), and only items' tests cover pagination.py",
-    },
-    ("add-products", True): {
-        "pytest": "auth's tests list every domain's scopes by hand (tests/integration/auth/"
-        "test_router.py: test_login_returns_an_access_and_a_refresh_token, "
-        "test_swagger_ui_knows_the_token_url)",
-    },
-}
 
 # ---- the follower, on a README made here ------------------------------------------------------
 
@@ -182,7 +162,7 @@ def _runs() -> list[object]:
 
 @dataclass(frozen=True)
 class GuideRun:
-    """One guide on one variant: where, with what, and what is known to fail."""
+    """One guide on one variant: where, and with what."""
 
     run: VariantRun
     project: Path
@@ -190,7 +170,6 @@ class GuideRun:
     uv: Path
     interpreter: Interpreter
     slot: int
-    known_failures: Mapping[str, str]
 
     @property
     def services(self) -> frozenset[str]:
@@ -257,11 +236,10 @@ def test_guide_leaves_a_project_whose_checks_pass(
     ]
     if problems:
         unavailable("; ".join(problems))
-    known = KNOWN_FAILURES.get((guide, bool(run.combination.answers.get("auth"))), {})
     with workspace(run, fallback=tmp_path, purpose=guide) as base:
         project = base / "project"
         render(run.combination.data, project)
-        follower = GuideRun(run, project, base / "tmp", uv, interpreter, harness.slot, known)
+        follower = GuideRun(run, project, base / "tmp", uv, interpreter, harness.slot)
         sync_argv = [str(uv), "sync", "-p", str(interpreter.path)]
         sync = run_command(sync_argv, project, follower.env(""))
         assert sync.ok, sync.describe()
@@ -270,11 +248,8 @@ def test_guide_leaves_a_project_whose_checks_pass(
             section = readme_section((project / "README.md").read_text(), GUIDES[guide])
             follow_guide(project, guide_steps(section), env)
         failed = _failed_checks(follower)
-    now_passing = sorted(set(known) - set(failed))
-    assert not now_passing, f"{now_passing} pass now: remove them from KNOWN_FAILURES"
-    unexpected = {name: detail for name, detail in failed.items() if name not in known}
-    assert not unexpected, f"after the guide, in {project}:\n" + "\n\n".join(
-        f"---- {name} ----\n{detail}" for name, detail in unexpected.items()
+    assert not failed, f"after the guide, in {project}:\n" + "\n\n".join(
+        f"---- {name} ----\n{detail}" for name, detail in failed.items()
     )
 
 
@@ -289,8 +264,7 @@ def _failed_checks(follower: GuideRun) -> dict[str, str]:
         if problems:
             failed[name] = "\n".join(problems)
     extra = {"TMPDIR": str(follower.tmp), **service_env(follower.services, follower.slot)}
-    stop_early = ["-x"] if "pytest" in follower.known_failures else []  # failing is enough
-    python_run = run_python_checks(project, follower.uv, follower.interpreter, extra, stop_early)
+    python_run = run_python_checks(project, follower.uv, follower.interpreter, extra)
     checks: list[Step] = python_run.steps
     failed.update({step.name: step.detail for step in checks if step.status != "ok"})
     slug = str(follower.run.combination.answers["project_slug"])

@@ -1,7 +1,7 @@
 """Create items.
 
 Revision ID: e6c7b5ea2929
-Revises:
+Revises: 2d5fcddf36f0
 Create Date: 2026-11-28 13:40:01.546574
 """
 
@@ -11,10 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "e6c7b5ea2929"
-down_revision: str | Sequence[str] | None = None
-# The history every variant shares. A feature with tables is a branch of its own, so that no
-# answer changes this graph: see the README's "Migrate" section.
-branch_labels: str | Sequence[str] | None = ("shared",)
+down_revision: str | Sequence[str] | None = "2d5fcddf36f0"
+branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
