@@ -19,6 +19,7 @@ from harness.conditionals import (
     format_conditionals,
     load_budget,
 )
+from harness.tree_checks import write_tree
 
 pytestmark = pytest.mark.quick
 
@@ -43,16 +44,8 @@ SYNTHETIC_TEMPLATE = {
 }
 
 
-def _template(root: Path) -> Path:
-    for relpath, text in SYNTHETIC_TEMPLATE.items():
-        path = root / relpath
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    return root
-
-
 def test_counts_blocks_per_feature_outside_its_own_files(tmp_path: Path) -> None:
-    report = count_conditionals(_template(tmp_path), QUESTIONS)
+    report = count_conditionals(write_tree(tmp_path, SYNTHETIC_TEMPLATE), QUESTIONS)
     assert report.by_feature() == {"auth": 3, "database": 2, "project_name": 1, "redis": 1}
     blocks = {f.path: dict(f.blocks) for f in report.files}
     assert blocks["main.py.jinja"] == {"auth": 3, "database": 1, "project_name": 1, "redis": 1}
@@ -64,7 +57,7 @@ def test_counts_blocks_per_feature_outside_its_own_files(tmp_path: Path) -> None
 
 
 def test_budget_names_the_feature_over_it_and_where(tmp_path: Path) -> None:
-    report = count_conditionals(_template(tmp_path), QUESTIONS)
+    report = count_conditionals(write_tree(tmp_path, SYNTHETIC_TEMPLATE), QUESTIONS)
     budget = {"auth": 3, "database": 1, "project_name": 1}
     problems = budget_problems(report, budget)
     assert [problem.split(":")[0] for problem in problems] == ["database", "redis"]
@@ -75,7 +68,7 @@ def test_budget_names_the_feature_over_it_and_where(tmp_path: Path) -> None:
 
 
 def test_table_shows_files_totals_and_slack(tmp_path: Path) -> None:
-    report = count_conditionals(_template(tmp_path), QUESTIONS)
+    report = count_conditionals(write_tree(tmp_path, SYNTHETIC_TEMPLATE), QUESTIONS)
     lines = format_conditionals(report, {"auth": 5, "database": 2, "redis": 1})
     header = ["file", "shared", "auth", "database", "project_name", "redis", "total"]
     assert lines[0].split() == header

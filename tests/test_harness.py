@@ -29,22 +29,15 @@ from harness.tree_checks import (
     jinja_leftover_problems,
     text_files,
     whitespace_problems,
+    write_tree,
 )
 from harness.variant import unavailable
 
 pytestmark = pytest.mark.quick
 
 
-def _tree(root: Path, files: dict[str, str]) -> Path:
-    for relpath, text in files.items():
-        path = root / relpath
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    return root
-
-
 def test_jinja_leftovers_found_but_legitimate_syntax_allowed(tmp_path: Path) -> None:
-    root = _tree(
+    root = write_tree(
         tmp_path,
         {
             "README.md": "# {{ project_name }}\n",
@@ -60,7 +53,7 @@ def test_jinja_leftovers_found_but_legitimate_syntax_allowed(tmp_path: Path) -> 
 
 
 def test_whitespace_rules(tmp_path: Path) -> None:
-    root = _tree(
+    root = write_tree(
         tmp_path,
         {
             "a.md": "x \n",
@@ -86,7 +79,7 @@ def test_whitespace_rules(tmp_path: Path) -> None:
 
 
 def test_file_names(tmp_path: Path) -> None:
-    root = _tree(
+    root = write_tree(
         tmp_path,
         {"ok.py": "x\n", "a.py.jinja": "x\n", "{{x}}.txt": "x\n", ".venv/lib/{odd}.txt": "x\n"},
     )
@@ -97,7 +90,7 @@ def test_file_names(tmp_path: Path) -> None:
 
 
 def test_python_relevant_files(tmp_path: Path) -> None:
-    root = _tree(
+    root = write_tree(
         tmp_path,
         {
             "pyproject.toml": 'readme = "README.md"\n',

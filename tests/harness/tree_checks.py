@@ -58,6 +58,15 @@ def iter_files(root: Path) -> Iterator[Path]:
     return (path for path in iter_paths(root) if path.is_file())
 
 
+def write_tree(root: Path, files: Mapping[str, str]) -> Path:
+    """Write `files` (relative path -> text) below `root`, for a test's synthetic tree."""
+    for relpath, text in files.items():
+        path = root / relpath
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root
+
+
 def text_files(root: Path) -> list[TextFile]:
     """Every UTF-8 text file of the tree (binary files are left out)."""
     files = []
