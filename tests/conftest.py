@@ -1,10 +1,11 @@
-"""Harness plumbing: options, ordering (slowest first), xdist session sharing, the summary."""
+"""Harness plumbing: tiers, shards, ordering (slowest first), progress, and the summary."""
 
 from __future__ import annotations
 
 import json
 import os
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,16 +15,15 @@ from harness.conditionals import (
     format_conditionals,
     load_budget,
 )
+from harness.plan import DURATIONS_FILE, STATIC_SECONDS, estimate_tree_seconds, read_durations
+from harness.progress import Progress
 from harness.python_checks import HARNESS_DIR, UV_CACHE_DIR
 from harness.questionnaire import Questionnaire
-from harness.sharing import SharedRuns, prune_sessions
-from harness.summary import format_footer, format_table, missing_lines
-from harness.variant import REPORT_PROPERTY, VARIANTS_DIR, HarnessContext
+from harness.render import TemplateSnapshot
+from harness.summary import SUMMARY_DIR, write_summary
+from harness.variant import REPORT_PROPERTY, VARIANTS_DIR, HarnessContext, plan_of, tier_of
 
-DURATIONS_FILE = HARNESS_DIR / "durations.json"
-SUMMARY_FILE = HARNESS_DIR / "last-summary.json"
 CONDITIONALS_FILE = HARNESS_DIR / "conditionals.json"
-SESSION_KEY = pytest.StashKey[str]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -31,7 +31,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--quick",
         action="store_true",
-        help="edit loop: default and all-features variants (default Python) + questionnaire",
+        help="quick tier: default, all-features, minimal and each feature alone (default "
+        "Python), plus the fast harness tests",
+    )
+    group.addoption(
+        "--all",
+        action="store_true",
+        help="all tier: every distinct tree on every Python runs its Python checks",
     )
     group.addoption(
         "--variant",
@@ -40,66 +46,78 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="ID",
         help="only these variants, e.g. --variant default@py3.12 (repeatable; prefix match)",
     )
+    group.addoption(
+        "--shard",
+        default=None,
+        metavar="K/N",
+        help="only shard K of N of the plan (CI's matrix); tests outside the plan go to shard 1",
+    )
+
+
+def _shard(config: pytest.Config) -> tuple[int, int] | None:
+    value = config.getoption("--shard")
+    if value is None:
+        return None
+    try:
+        index, count = (int(part) for part in str(value).split("/"))
+    except ValueError:
+        raise pytest.UsageError(f"--shard {value}: expected K/N, like 2/4") from None
+    if not 1 <= index <= count:
+        raise pytest.UsageError(f"--shard {value}: K must be between 1 and N")
+    return index, count
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    workerinput = getattr(config, "workerinput", None)
-    if workerinput is not None:
-        session = workerinput["harness_session"]
-    else:
-        session = time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
-        prune_sessions(session)
-    config.stash[SESSION_KEY] = session
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_configure_node(node: Any) -> None:
-    """xdist: every worker shares the controller's session (for shared Python runs)."""
-    node.workerinput["harness_session"] = node.config.stash[SESSION_KEY]
+    tier_of(config)  # a usage error before anything is rendered
+    _shard(config)
+    if getattr(config, "workerinput", None) is None:
+        plan_of(config)  # the controller plans once; xdist workers read the cached digests
+        config.pluginmanager.register(ProgressPlugin(config), "harness-progress")
 
 
 # ---- selection and order ----------------------------------------------------------------------
 
 
-def _variant_id(item: pytest.Item) -> str | None:
-    marker = item.get_closest_marker("variant")
+def _marker_arg(item: pytest.Item, name: str) -> str | None:
+    marker = item.get_closest_marker(name)
     return str(marker.args[0]) if marker else None
 
 
 def _expected_seconds(item: pytest.Item, durations: dict[str, float]) -> float:
-    variant = _variant_id(item)
-    if variant is None:
-        return -1.0  # questionnaire tests are fast: after every variant
+    """Measured seconds of the item's check where known, else its marker's estimate."""
     marker = item.get_closest_marker("variant")
-    estimate = float(marker.kwargs.get("estimate", 0)) if marker else 0.0
-    return durations.get(variant, estimate)
+    if marker is None:
+        return -1.0  # harness tests are fast: after every variant
+    estimate = float(marker.kwargs.get("estimate", 0))
+    return durations.get(str(marker.kwargs.get("duration_key", marker.args[0])), estimate)
 
 
-def _selected(item: pytest.Item, wanted: list[str], quick: bool) -> bool:
-    variant = _variant_id(item)
+def _selected(item: pytest.Item, config: pytest.Config, shard_keys: set[str] | None) -> bool:
+    wanted: list[str] = config.getoption("--variant")
+    variant = _marker_arg(item, "variant")
     if wanted and (variant is None or not any(variant.startswith(w) for w in wanted)):
         return False
-    return not quick or item.get_closest_marker("quick") is not None
+    if shard_keys is not None:
+        key = _marker_arg(item, "plan_item")
+        shard = _shard(config)
+        if key is None and shard is not None and shard[0] != 1:
+            return False
+        if key is not None and key not in shard_keys:
+            return False
+    # The tiers' variant tests are chosen by the plan; the other tests by their mark.
+    return not config.getoption("--quick") or item.get_closest_marker("quick") is not None
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    wanted = config.getoption("--variant")
-    quick = config.getoption("--quick")
-    kept = [item for item in items if _selected(item, wanted, quick)]
+    shard = _shard(config)
+    shard_keys = plan_of(config).shard(*shard) if shard else None
+    kept = [item for item in items if _selected(item, config, shard_keys)]
     dropped = [item for item in items if item not in kept]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
-    durations = _read_durations()
+    durations = read_durations()
     kept.sort(key=lambda item: _expected_seconds(item, durations), reverse=True)
     items[:] = kept
-
-
-def _read_durations() -> dict[str, float]:
-    try:
-        data = json.loads(DURATIONS_FILE.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return {str(k): float(v) for k, v in data.items()}
 
 
 # ---- the context a variant test gets --------------------------------------------------------
@@ -117,22 +135,71 @@ def questionnaire() -> Questionnaire:
 
 
 @pytest.fixture(scope="session")
-def harness(request: pytest.FixtureRequest, questionnaire: Questionnaire) -> HarnessContext:
-    config = request.config
-    return HarnessContext(questionnaire, SharedRuns(config.stash[SESSION_KEY]), _slot(config))
+def snapshot(questionnaire: Questionnaire) -> Iterator[TemplateSnapshot]:
+    with TemplateSnapshot(questionnaire=questionnaire) as template:
+        yield template
 
 
-# ---- collecting results and the summary (controller side) -----------------------------------
+@pytest.fixture(scope="session")
+def harness(
+    request: pytest.FixtureRequest, questionnaire: Questionnaire, snapshot: TemplateSnapshot
+) -> HarnessContext:
+    return HarnessContext(questionnaire, snapshot, _slot(request.config))
 
 
-_REPORTS: dict[str, dict[str, Any]] = {}  # variant id -> report (xdist ships them here)
+# ---- progress, collecting results and the summary (controller side) --------------------------
+
+
+_REPORTS: dict[str, dict[str, Any]] = {}  # "kind:id" -> report (xdist ships them here)
 _COUNTED_CONDITIONALS: list[bool] = []  # the budget test ran in this session
+
+
+class ProgressPlugin:
+    """Controller side: a progress line per finished check, done / total and time left."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.progress: Progress | None = None
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if session.items:  # without xdist; with it, the workers report what they collected
+            self._expect([item.nodeid for item in session.items])
+
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        if self.progress is None:
+            self._expect(ids)
+
+    def _expect(self, nodeids: list[str]) -> None:
+        durations = read_durations()
+        static = durations.get("static", STATIC_SECONDS)
+        expected: dict[str, dict[str, float]] = {"static": {}, "tree": {}}
+        plan = plan_of(self.config)
+        for nodeid in nodeids:
+            test, _, check_id = nodeid.removesuffix("]").rpartition("::")[2].partition("[")
+            if test == "test_combination":
+                expected["static"][check_id] = static
+            elif test == "test_tree":
+                run = plan.tree(check_id).run
+                expected["tree"][check_id] = durations.get(check_id, estimate_tree_seconds(run))
+        workers = int(getattr(self.config.option, "numprocesses", 0) or 1)
+        self.progress = Progress(expected, workers)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "call" or self.progress is None:
+            return
+        for name, value in report.user_properties:
+            if name == REPORT_PROPERTY and isinstance(value, dict):
+                line = self.progress.record(value["kind"], value["id"], value["seconds"])
+                reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+                if line and reporter is not None:
+                    reporter.write_line(line)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     for name, value in report.user_properties:
         if name == REPORT_PROPERTY and isinstance(value, dict):
-            _REPORTS[value["id"]] = value
+            _REPORTS[f"{value['kind']}:{value['id']}"] = value
         if name == CONDITIONALS_PROPERTY:
             _COUNTED_CONDITIONALS.append(True)
 
@@ -143,7 +210,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     if _COUNTED_CONDITIONALS:
         _conditionals_summary(terminalreporter)
     if _REPORTS:
-        _variants_summary(terminalreporter)
+        _variants_summary(terminalreporter, config)
 
 
 def _conditionals_summary(terminalreporter: Any) -> None:
@@ -156,41 +223,34 @@ def _conditionals_summary(terminalreporter: Any) -> None:
     CONDITIONALS_FILE.write_text(json.dumps(data, indent=2), encoding="utf-8")
 
 
-def _variants_summary(terminalreporter: Any) -> None:
-    default = _default_python()
-    reports = sorted(
-        _REPORTS.values(), key=lambda r: (r["python"] != default, r["python"], r["name"])
-    )
-    terminalreporter.section("template variants")
-    for line in format_table(reports):
+def _variants_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    plan = plan_of(config)
+    terminalreporter.section(f"template variants ({plan.tier} tier, {plan.strategy})")
+    lines = write_summary(plan, list(_REPORTS.values()), SUMMARY_DIR)
+    for line in lines:
         terminalreporter.write_line(line)
-    terminalreporter.write_line("")
-    terminalreporter.write_line(format_footer(reports))
-    for line in missing_lines(reports):
-        terminalreporter.write_line(f"missing: {line}")
-    _save(reports)
+    _save_durations(list(_REPORTS.values()))
 
 
-def _default_python() -> str:
-    from harness.matrix import load_matrix
-
-    return load_matrix().default_python
-
-
-def _save(reports: list[dict[str, Any]]) -> None:
+def _save_durations(reports: list[dict[str, Any]]) -> None:
     HARNESS_DIR.mkdir(parents=True, exist_ok=True)
-    SUMMARY_FILE.write_text(json.dumps(reports, indent=2), encoding="utf-8")
-    durations = _read_durations()
-    durations.update({r["id"]: r["seconds"] for r in reports if r["outcome"] != "skipped"})
+    durations = read_durations()
+    static = [r["seconds"] for r in reports if r["kind"] == "static"]
+    if static:
+        durations["static"] = sum(static) / len(static)
+    durations.update(
+        {r["id"]: r["seconds"] for r in reports if r["kind"] == "tree" and r["outcome"] == "passed"}
+    )
     DURATIONS_FILE.write_text(json.dumps(durations, indent=2, sort_keys=True), encoding="utf-8")
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    from harness.matrix import load_matrix
-
-    matrix = load_matrix()
+    plan = plan_of(config)
+    matrix_size = len({p.id for p in plan.combinations})
+    estimate = plan.estimated_seconds(read_durations()) / 60
     return [
-        f"template matrix: {len(matrix.valid)} valid combinations, {len(matrix.invalid)} "
-        f"invalid; {len(matrix.runs())} variant runs; session {config.stash[SESSION_KEY]}",
+        f"{plan.tier} tier ({plan.strategy}): {matrix_size} combinations rendered and checked, "
+        f"{len(plan.trees)} distinct trees run Python; about {estimate:.0f} min on 2 workers",
         f"variant folders (render, .venv, mypy cache): {VARIANTS_DIR}; uv cache: {UV_CACHE_DIR}",
+        f"summary files: {SUMMARY_DIR}; session pid {os.getpid()} at {time.strftime('%H:%M:%S')}",
     ]

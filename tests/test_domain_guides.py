@@ -30,8 +30,8 @@ from harness.guides import (
 )
 from harness.interpreters import Interpreter, find_interpreter, find_uv
 from harness.matrix import VariantRun, load_matrix
+from harness.plan import load_plan, tree_item
 from harness.python_checks import Step, run_python_checks, variant_env
-from harness.render import render
 from harness.services import POSTGRES_URL, service_env, service_problem, services_for
 from harness.tree_checks import ruff_check_problems, ruff_format_problems
 from harness.variant import HarnessContext, unavailable, workspace
@@ -147,13 +147,20 @@ def test_a_failing_shell_step_is_named(tmp_path: Path) -> None:
 
 def _runs() -> list[object]:
     matrix = load_matrix()
-    runs = {run.name: run for run in matrix.runs() if run.python == matrix.default_python}
+    on_default = {c.name: c for c in matrix.valid if c.python == matrix.default_python}
+    runs = {name: VariantRun(on_default[name], (), quick=False) for name in VARIANTS}
+    trees = {member: tree.id for tree in load_plan("full").trees for member in tree.members}
     return [
         pytest.param(
             runs[name],
             guide,
             id=f"{guide}-{name}",
-            marks=pytest.mark.variant(runs[name].id, estimate=GUIDE_ESTIMATE),
+            marks=[
+                pytest.mark.variant(
+                    runs[name].id, estimate=GUIDE_ESTIMATE, duration_key=f"{guide}:{name}"
+                ),
+                pytest.mark.plan_item(tree_item(trees[runs[name].id])),
+            ],
         )
         for guide in GUIDES
         for name in VARIANTS
@@ -238,7 +245,7 @@ def test_guide_leaves_a_project_whose_checks_pass(
         unavailable("; ".join(problems))
     with workspace(run, fallback=tmp_path, purpose=guide) as base:
         project = base / "project"
-        render(run.combination.data, project)
+        harness.snapshot.render(run.combination.data, project)
         follower = GuideRun(run, project, base / "tmp", uv, interpreter, harness.slot)
         sync_argv = [str(uv), "sync", "-p", str(interpreter.path)]
         sync = run_command(sync_argv, project, follower.env(""))

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
 from harness.commands import run_command, tail
 from harness.python_checks import (
-    PythonRun,
-    Step,
     config_problems,
     parse_pytest_output,
     pytest_headline,
@@ -22,8 +18,6 @@ from harness.python_checks import (
 )
 from harness.questionnaire import REPO_ROOT
 from harness.services import service_env, services_for
-from harness.sharing import SharedRuns
-from harness.summary import format_footer, format_table
 from harness.tree_checks import (
     file_name_problems,
     jinja_leftover_problems,
@@ -125,32 +119,6 @@ def test_python_relevant_files(tmp_path: Path) -> None:
     assert python_tree_digest(root, {"python": "3.12.1"}) != before
 
 
-def test_shared_runs_execute_once_across_concurrent_callers(tmp_path: Path) -> None:
-    shared = SharedRuns(f"test-{time.monotonic_ns()}")
-    shared.directory = tmp_path
-    calls: list[str] = []
-    results = {}
-
-    def execute() -> PythonRun:
-        calls.append("run")
-        time.sleep(0.2)
-        return PythonRun([Step("pytest", "ok", 1.0)], tests_passed=3, coverage=95.0)
-
-    def variant(name: str) -> None:
-        results[name] = shared.get_or_run("k1", name, execute)
-
-    threads = [threading.Thread(target=variant, args=(n,)) for n in ("a", "b", "c")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert calls == ["run"]
-    owners = {r.owner for r in results.values()}
-    assert len(owners) == 1
-    assert sum(r.reused_by(name) for name, r in results.items()) == 2
-    assert all(r.run.tests_passed == 3 for r in results.values())
-
-
 def test_parse_pytest_output() -> None:
     output = (
         "TOTAL   10  0  2  0  100%\nRequired test coverage of 90% reached. Total coverage: 97.50%\n"
@@ -224,28 +192,6 @@ def test_run_command_reports_timeout_and_tail(tmp_path: Path) -> None:
     assert slow.returncode is None
     assert "timed out" in slow.describe()
     assert tail("\n".join(str(i) for i in range(100)), 3) == "[... 97 lines cut ...]\n97\n98\n99"
-
-
-def test_summary_table_shows_sharing() -> None:
-    base = {
-        "python": "3.12",
-        "roles": [],
-        "outcome": "passed",
-        "steps": [{"name": "mypy", "status": "ok"}],
-        "tests_passed": 10,
-        "coverage": 95.0,
-        "seconds": 12.0,
-        "python_key": "k",
-        "missing": [],
-    }
-    reports = [
-        {**base, "id": "docker@py3.12", "name": "docker", "python_owner": "docker@py3.12"},
-        {**base, "id": "default@py3.12", "name": "default", "python_owner": "docker@py3.12"},
-    ]
-    table = "\n".join(format_table(reports))
-    assert "reused docker@py3.12" in table
-    assert "ran for 1 other(s)" in table
-    assert "1 Python runs, 1 variants reused another's run" in format_footer(reports)
 
 
 @pytest.mark.parametrize(

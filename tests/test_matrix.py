@@ -62,29 +62,12 @@ def test_every_option_is_exercised() -> None:
         assert not missing, f"{question.name}: {missing} occur in no valid combination"
 
 
-def test_every_interpreter_runs_default_and_all_features() -> None:
+def test_variant_names_unique_and_data_are_questions() -> None:
     matrix = load_matrix()
-    runs = matrix.runs()
-    for python in matrix.pythons:
-        roles = {role for run in runs if run.python == python for role in run.roles}
-        assert roles == {"default", "all-features"}, python
-    on_default = {run.name for run in runs if run.python == matrix.default_python}
-    assert on_default == {c.name for c in matrix.valid if c.python == matrix.default_python}
-
-
-def test_variant_ids_unique_and_data_are_questions() -> None:
-    matrix = load_matrix()
-    ids = [run.id for run in matrix.runs()]
+    ids = [f"{c.name}@py{c.python}" for c in matrix.valid]
     assert len(ids) == len(set(ids)), ids
-    for run in matrix.runs():
-        check_data_keys(run.combination.data, matrix.questionnaire)
-
-
-def test_quick_runs_are_default_and_all_features_on_default_python() -> None:
-    matrix = load_matrix()
-    quick = [run for run in matrix.runs() if run.quick]
-    assert {run.python for run in quick} == {matrix.default_python}
-    assert {role for run in quick for role in run.roles} == {"default", "all-features"}
+    for combination in matrix.valid:
+        check_data_keys(combination.data, matrix.questionnaire)
 
 
 def test_python_version_is_the_interpreter_axis_not_a_feature() -> None:
@@ -160,23 +143,12 @@ def test_synthetic_names_and_special_variants(synthetic: Matrix) -> None:
     assert synthetic.variant_name({"redis": True, "celery": False, "ci": "gitlab"}) == (
         "redis,ci=gitlab"
     )
-    runs = synthetic.runs()
-    assert len(runs) == 12 + 2  # everything on 3.12, default and all-features on 3.13
-    on_313 = {run.id: run.roles for run in runs if run.python == "3.13"}
-    assert on_313 == {
-        "default@py3.13": ("default",),
-        "redis,celery,beat,ci=github@py3.13": ("all-features",),
-    }
-    assert {run.id for run in runs if run.quick} == {
-        "default@py3.12",
-        "redis,celery,beat,ci=github@py3.12",
-    }
 
 
 def test_synthetic_render_data_holds_only_its_questions(synthetic: Matrix) -> None:
     """Sample answers for questions this copier.yml does not have are not passed to Copier."""
-    for run in synthetic.runs():
-        check_data_keys(run.combination.data, synthetic.questionnaire)
+    for combination in synthetic.valid:
+        check_data_keys(combination.data, synthetic.questionnaire)
     everything = synthetic.all_features_variant()
     assert everything is not None
     assert dict(everything.data) == {

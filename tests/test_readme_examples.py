@@ -1,6 +1,6 @@
 """Every shell example of each rendered README runs, as written, against the served project.
 
-One test per valid combination on the default Python (today: every distinct README). The
+One test per distinct tree on the default Python (today: every distinct README). The
 markup is described in `harness/readme_examples.py`; the unit tests of that markup come first.
 On the way, the project's own `uv sync` must compile bytecode (`[tool.uv] compile-bytecode`).
 """
@@ -16,7 +16,8 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from harness.commands import run_command, tail
 from harness.interpreters import find_interpreter, find_uv
-from harness.matrix import VariantRun, load_matrix
+from harness.matrix import load_matrix
+from harness.plan import Tree, tree_item
 from harness.python_checks import TIMEOUTS, variant_env
 from harness.readme_examples import (
     Example,
@@ -27,9 +28,8 @@ from harness.readme_examples import (
     script,
     serving,
 )
-from harness.render import render
 from harness.services import POSTGRES_URL, service_problem, services_for
-from harness.variant import unavailable
+from harness.variant import HarnessContext, plan_of, unavailable
 
 # The identity of the README's `git commit`, whatever the machine's git config says.
 GIT_IDENTITY = {
@@ -110,30 +110,44 @@ def test_a_failing_request_fails_the_script(tmp_path: Path) -> None:
 # ---- every rendered README ----------------------------------------------------------------------
 
 
-def _runs() -> list[object]:
-    matrix = load_matrix()
-    return [
-        pytest.param(
-            run,
-            id=run.id,
-            marks=[
-                pytest.mark.variant(run.id, estimate=40),
-                *([pytest.mark.quick] if run.quick else []),
-            ],
-        )
-        for run in matrix.runs()
-        if run.python == matrix.default_python
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """One test per distinct tree on the default Python (the quick tier: default and
+    all-features only); a README that differs without the Python tree differing belongs to a
+    feature (docker, ci) whose own tests run its commands."""
+    if "tree" not in metafunc.fixturenames:
+        return
+    plan = plan_of(metafunc.config)
+    default_python = load_matrix().default_python
+    trees = [
+        tree
+        for tree in plan.trees
+        if tree.run.python == default_python and (plan.tier != "quick" or tree.run.roles)
     ]
+    metafunc.parametrize(
+        "tree",
+        [
+            pytest.param(
+                tree,
+                id=tree.id,
+                marks=[
+                    pytest.mark.variant(tree.id, estimate=40, duration_key=f"readme:{tree.id}"),
+                    pytest.mark.plan_item(tree_item(tree.id)),
+                    pytest.mark.quick,
+                ],
+            )
+            for tree in trees
+        ],
+    )
 
 
-@pytest.mark.parametrize("run", _runs())
-def test_readme_examples_run(run: VariantRun, tmp_path: Path) -> None:
+def test_readme_examples_run(tree: Tree, harness: HarnessContext, tmp_path: Path) -> None:
+    run = tree.run
     services = services_for(run.combination.answers)
     uv, interpreter = find_uv(), find_interpreter(run.python)
     problems = [p for p in (service_problem(s) for s in sorted(services)) if p]
     if uv is None or interpreter is None or problems:
         unavailable("; ".join(problems) or f"uv or CPython {run.python} is missing")
-    project = render(run.combination.data, tmp_path / "project")
+    project = harness.snapshot.render(run.combination.data, tmp_path / "project")
     (tmp_path / "tmp").mkdir()
     env = variant_env(project, {"TMPDIR": str(tmp_path / "tmp"), **GIT_IDENTITY})
     env["PATH"] = os.pathsep.join([_bin_with_uv(uv, tmp_path / "bin"), env["PATH"]])

@@ -1,49 +1,102 @@
-"""Every valid combination of `copier.yml`, rendered and checked like a real project.
+"""The plan's checks: every combination rendered and statically checked, every distinct tree's
+Python checks run once.
 
-One test per variant and interpreter: render, tree checks (names, Jinja leftovers, whitespace,
-ruff format, ruff check, answers file), then the Python checks in the variant's own uv
-environment (config, uv sync, mypy, pytest with coverage), shared between identical trees.
+`test_combination`: a render from the session's template snapshot, then names, Jinja leftovers,
+whitespace, ruff format, ruff check, the answers file and the tree key. `test_tree`: the Python
+checks (config, uv sync, mypy, pytest with coverage) in the tree's own uv environment, for every
+combination the tree stands for. Which combinations and trees a tier holds is `harness/plan.py`.
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from harness.matrix import VariantRun, load_matrix
-from harness.services import services_for
-from harness.variant import REPORT_PROPERTY, HarnessContext, check_variant, workspace
+from harness.plan import (
+    STATIC_SECONDS,
+    Planned,
+    Tree,
+    estimate_tree_seconds,
+    static_item,
+    tree_item,
+)
+from harness.variant import (
+    REPORT_PROPERTY,
+    HarnessContext,
+    check_combination,
+    check_tree,
+    plan_of,
+    workspace,
+)
 
 
-def _estimate(run: VariantRun) -> float:
-    """Seconds a first run may take (before .harness/durations.json knows better)."""
-    features = 0 if run.name == "default" else run.name.count(",") + 1
-    return 60 + 15 * features + 20 * len(services_for(run.combination.answers))
-
-
-def _params() -> list[object]:
-    return [
-        pytest.param(
-            run,
-            id=run.id,
-            marks=[
-                pytest.mark.variant(run.id, estimate=_estimate(run)),
-                *([pytest.mark.quick] if run.quick else []),
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    plan = plan_of(metafunc.config)
+    if "planned" in metafunc.fixturenames:
+        metafunc.parametrize(
+            "planned",
+            [
+                pytest.param(
+                    planned,
+                    id=planned.id,
+                    marks=[
+                        pytest.mark.variant(
+                            planned.id, estimate=STATIC_SECONDS, duration_key="static"
+                        ),
+                        pytest.mark.plan_item(static_item(planned.id)),
+                        pytest.mark.harness_check("static", planned.id),
+                        pytest.mark.quick,
+                    ],
+                )
+                for planned in plan.combinations
             ],
         )
-        for run in load_matrix().runs()
-    ]
+    if "tree" in metafunc.fixturenames:
+        metafunc.parametrize(
+            "tree",
+            [
+                pytest.param(
+                    tree,
+                    id=tree.id,
+                    marks=[
+                        pytest.mark.variant(tree.id, estimate=estimate_tree_seconds(tree.run)),
+                        pytest.mark.plan_item(tree_item(tree.id)),
+                        pytest.mark.harness_check("tree", tree.id),
+                        pytest.mark.quick,
+                    ],
+                )
+                for tree in plan.trees
+            ],
+        )
 
 
-@pytest.mark.parametrize("run", _params())
-def test_variant(
-    run: VariantRun,
+def test_combination(
+    planned: Planned,
+    request: pytest.FixtureRequest,
     harness: HarnessContext,
     tmp_path: Path,
     record_property: Callable[[str, object], None],
 ) -> None:
-    with workspace(run, fallback=tmp_path) as base:
-        report = check_variant(run, base, harness)
+    plan = plan_of(request.config)
+    tree = plan.tree(planned.tree) if planned.tree else None
+    expected = tree.key if tree is not None and planned.id in tree.members else None
+    destination = tmp_path / "project"
+    report = check_combination(planned, expected, destination, harness)
+    record_property(REPORT_PROPERTY, report.to_json())
+    if report.outcome == "passed":
+        shutil.rmtree(destination)  # hundreds of renders: keep only the failed ones
+    report.conclude()
+
+
+def test_tree(
+    tree: Tree,
+    harness: HarnessContext,
+    tmp_path: Path,
+    record_property: Callable[[str, object], None],
+) -> None:
+    with workspace(tree.run, fallback=tmp_path) as base:
+        report = check_tree(tree, base, harness)
     record_property(REPORT_PROPERTY, report.to_json())
     report.conclude()

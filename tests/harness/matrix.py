@@ -63,7 +63,7 @@ class VariantRun:
 
     combination: Combination
     roles: tuple[str, ...]  # "default", "all-features" (on that interpreter)
-    quick: bool
+    quick: bool  # part of the quick tier
 
     @property
     def name(self) -> str:
@@ -109,6 +109,11 @@ class Matrix:
 
     def defaults(self) -> dict[str, Any]:
         return {q.name: self.axis_values(q)[0] for q in self.axes}
+
+    def minimal_answers(self) -> dict[str, Any]:
+        """Every bool off, every choice at its default: the base each feature is added to."""
+        defaults = self.defaults()
+        return {q.name: False if q.is_bool else defaults[q.name] for q in self.axes}
 
     def wished_all_features(self) -> dict[str, Any]:
         """Every bool on, every choice at its first non-default value."""
@@ -189,30 +194,6 @@ class Matrix:
 
     def all_features_variant(self, python: str | None = None) -> Combination | None:
         return self.closest(self.wished_all_features(), python or self.default_python)
-
-    def runs(self) -> list[VariantRun]:
-        """Every valid combination on the default interpreter; default and all-features on all."""
-        runs: dict[tuple[str, str], VariantRun] = {}
-        for python in self.pythons:
-            on_default = python == self.default_python
-            chosen = [c for c in self.valid if c.python == python] if on_default else []
-            roles = self._roles(python)
-            for combination in [*(roles.values()), *chosen]:
-                key = (combination.name, python)
-                if key not in runs:
-                    mine = tuple(role for role, c in roles.items() if c == combination)
-                    runs[key] = VariantRun(combination, mine, quick=on_default and bool(mine))
-        return list(runs.values())
-
-    def _roles(self, python: str) -> dict[str, Combination]:
-        roles = {}
-        for role, combination in (
-            ("default", self.default_variant(python)),
-            ("all-features", self.all_features_variant(python)),
-        ):
-            if combination is not None:
-                roles[role] = combination
-        return roles
 
     def invalid_by_reason(self) -> list[InvalidCombination]:
         """One invalid combination per distinct (question, kind, message)."""

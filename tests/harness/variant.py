@@ -1,4 +1,9 @@
-"""Check one variant end to end: render, tree checks, then the (possibly shared) Python checks."""
+"""Check a combination (render, then the static checks) and a distinct tree (its Python checks).
+
+Every combination of the plan gets `check_combination`: a render from the session's template
+snapshot, the tree checks, ruff, the answers file, and its tree key against the plan's. Every
+distinct tree gets `check_tree` once, for all the combinations it stands for.
+"""
 
 from __future__ import annotations
 
@@ -20,11 +25,11 @@ import pytest
 
 from .interpreters import find_interpreter, find_uv
 from .matrix import VariantRun
-from .python_checks import PythonRun, Step, python_tree_digest, run_python_checks
+from .plan import Plan, Planned, Tree, load_plan, tree_key
+from .python_checks import PythonRun, Step, python_relevant_files, run_python_checks
 from .questionnaire import REPO_ROOT, Questionnaire
-from .render import render
+from .render import TemplateSnapshot
 from .services import service_env, service_problem, services_for
-from .sharing import SharedRuns
 from .tree_checks import (
     answers_file_problems,
     file_name_problems,
@@ -45,9 +50,23 @@ VARIANTS_DIR = Path(
     / hashlib.sha256(str(REPO_ROOT).encode()).hexdigest()[:8]
 )
 KEPT_BETWEEN_SESSIONS = {".venv", ".mypy_cache"}
-TREE_STEPS = ("names", "jinja", "whitespace", "ruff-format", "ruff-check", "answers")
+TREE_STEPS = ("names", "jinja", "whitespace", "ruff-format", "ruff-check", "answers", "tree-key")
+STATIC_CHECKS = ("render", *TREE_STEPS)
 PYTHON_STEPS = ("config", "uv-sync", "mypy", "pytest")
-CHECKS = ("render", *TREE_STEPS, *PYTHON_STEPS)
+TREE_CHECKS = ("render", "tree-key", *PYTHON_STEPS)
+
+
+def tier_of(config: pytest.Config) -> str:
+    """The tier the options ask for: quick, all, or full (the default)."""
+    if config.getoption("--quick") and config.getoption("--all"):
+        raise pytest.UsageError("--quick and --all are different tiers: give one")
+    return (
+        "quick" if config.getoption("--quick") else "all" if config.getoption("--all") else "full"
+    )
+
+
+def plan_of(config: pytest.Config) -> Plan:
+    return load_plan(tier_of(config))
 
 
 def in_ci() -> bool:
@@ -96,26 +115,21 @@ def _empty(directory: Path, keep: set[str]) -> None:
 @dataclass(frozen=True)
 class HarnessContext:
     questionnaire: Questionnaire
-    shared: SharedRuns
+    snapshot: TemplateSnapshot  # this worker's clone of the template, rendered in-process
     slot: int  # unique among variants running at the same time
 
 
 @dataclass
-class VariantReport:
-    """What happened to one variant; travels to the controller as a user property."""
+class Report:
+    """Steps of one check, travelling to the controller as a user property."""
 
+    kind: str  # "static" (a combination) or "tree" (a distinct tree's Python checks)
     id: str
     name: str
     python: str
-    roles: list[str]
     directory: str
     steps: list[Step] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
-    tests_passed: int | None = None
-    coverage: float | None = None
-    python_key: str | None = None
-    python_owner: str | None = None
-    python_files: int = 0
     seconds: float = 0.0
 
     @property
@@ -132,11 +146,6 @@ class VariantReport:
         status = "failed" if problems else "ok"
         self.steps.append(Step(name, status, seconds, "\n".join(problems)))
 
-    def absorb(self, run: PythonRun, key: str, owner: str) -> None:
-        self.steps += run.steps
-        self.tests_passed, self.coverage = run.tests_passed, run.coverage
-        self.python_key, self.python_owner, self.python_files = key, owner, run.files
-
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "outcome": self.outcome}
 
@@ -149,37 +158,111 @@ class VariantReport:
 
     def failure_message(self) -> str:
         names = ", ".join(step.name for step in self.failed_steps)
-        lines = [f"variant {self.id} failed: {names} (rendered in {self.directory})"]
-        if self.python_owner and self.python_owner != self.id:
-            lines.append(f"(Python checks reused from the identical tree of {self.python_owner})")
+        lines = [f"{self.kind} checks of {self.id} failed: {names} (rendered in {self.directory})"]
         lines += self.missing
         for step in self.failed_steps:
             lines += ["", f"---- {step.name} ----", step.detail]
         return "\n".join(lines)
 
 
-def check_variant(run: VariantRun, base: Path, context: HarnessContext) -> VariantReport:
-    """Render into `base/project` and check it; its commands get `base/tmp` as TMPDIR."""
-    destination = base / "project"
-    report = VariantReport(run.id, run.name, run.python, list(run.roles), str(destination))
+@dataclass
+class StaticReport(Report):
+    tree: str | None = None  # the tree that runs this combination's Python checks
+    relation: str = ""
+
+
+@dataclass
+class TreeReport(Report):
+    roles: list[str] = field(default_factory=list)
+    members: list[str] = field(default_factory=list)
+    key: str = ""
+    tests_passed: int | None = None
+    coverage: float | None = None
+    python_files: int = 0
+
+    def absorb(self, run: PythonRun) -> None:
+        self.steps += run.steps
+        self.tests_passed, self.coverage, self.python_files = (
+            run.tests_passed,
+            run.coverage,
+            run.files,
+        )
+
+
+def _finish(report: Report, start: float, checks: tuple[str, ...]) -> None:
+    report.seconds = time.monotonic() - start
+    done = {step.name for step in report.steps}
+    report.steps += [Step(name, "not run") for name in checks if name not in done]
+
+
+def check_combination(
+    planned: Planned, expected_key: str | None, destination: Path, context: HarnessContext
+) -> StaticReport:
+    """Render `planned` into `destination` and give it the static checks. `expected_key` is
+    the tree key the plan recorded for it (None when the plan did not hash it)."""
+    combination = planned.combination
+    report = StaticReport(
+        "static",
+        planned.id,
+        combination.name,
+        combination.python,
+        str(destination),
+        tree=planned.tree,
+        relation=planned.relation,
+    )
     start = time.monotonic()
     try:
-        if _render_step(run, destination, context, report):
-            _tree_steps(run, destination, context.questionnaire, report)
-            _python_steps(run, destination, context, report, base / "tmp")
+        if _render_step(combination.data, destination, context, report):
+            _tree_steps(combination.recorded, destination, context.questionnaire, report)
+            if expected_key is not None:
+                report.add("tree-key", _key_problems(destination, planned, expected_key))
     finally:
-        report.seconds = time.monotonic() - start
-        done = {step.name for step in report.steps}
-        report.steps += [Step(name, "not run") for name in CHECKS if name not in done]
+        _finish(report, start, STATIC_CHECKS)
     return report
 
 
+def check_tree(tree: Tree, base: Path, context: HarnessContext) -> TreeReport:
+    """Render the tree's representative into `base/project` and run its Python checks; its
+    commands get `base/tmp` as TMPDIR."""
+    run = tree.run
+    destination = base / "project"
+    report = TreeReport(
+        "tree",
+        run.id,
+        run.name,
+        run.python,
+        str(destination),
+        roles=list(run.roles),
+        members=list(tree.members),
+        key=tree.key,
+    )
+    start = time.monotonic()
+    try:
+        if _render_step(run.combination.data, destination, context, report):
+            planned = Planned(run.combination, tree.id, "ran it")
+            report.add("tree-key", _key_problems(destination, planned, tree.key))
+            _python_steps(run, destination, context, report, base / "tmp")
+    finally:
+        _finish(report, start, TREE_CHECKS)
+    return report
+
+
+def _key_problems(root: Path, planned: Planned, expected: str) -> list[str]:
+    found = tree_key(root, planned.combination)
+    if found == expected:
+        return []
+    return [
+        f"its Python tree hashes to {found}, but the plan recorded {expected}: the render is not "
+        "deterministic, or the plan cache is stale (delete .harness/plans)"
+    ]
+
+
 def _render_step(
-    run: VariantRun, destination: Path, context: HarnessContext, report: VariantReport
+    data: Mapping[str, Any], destination: Path, context: HarnessContext, report: Report
 ) -> bool:
     start = time.monotonic()
     try:
-        render(run.combination.data, destination, context.questionnaire)
+        context.snapshot.render(data, destination)
     except Exception:  # any failure to render is this step's result
         report.add("render", [traceback.format_exc(limit=-3)], time.monotonic() - start)
         return False
@@ -188,7 +271,7 @@ def _render_step(
 
 
 def _tree_steps(
-    run: VariantRun, root: Path, questionnaire: Questionnaire, report: VariantReport
+    recorded: Mapping[str, Any], root: Path, questionnaire: Questionnaire, report: Report
 ) -> None:
     files = text_files(root)
     report.add("names", file_name_problems(root))
@@ -197,14 +280,13 @@ def _tree_steps(
     for name, check in (("ruff-format", ruff_format_problems), ("ruff-check", ruff_check_problems)):
         start = time.monotonic()
         report.add(name, check(root), time.monotonic() - start)
-    expected: Mapping[str, Any] = run.combination.recorded
     report.add(
-        "answers", answers_file_problems(root, questionnaire.answers_file, expected, REPO_ROOT)
+        "answers", answers_file_problems(root, questionnaire.answers_file, recorded, REPO_ROOT)
     )
 
 
 def _python_steps(
-    run: VariantRun, root: Path, context: HarnessContext, report: VariantReport, tmp: Path
+    run: VariantRun, root: Path, context: HarnessContext, report: TreeReport, tmp: Path
 ) -> None:
     services = services_for(run.combination.answers)
     uv, interpreter = find_uv(), find_interpreter(run.python)
@@ -214,16 +296,8 @@ def _python_steps(
         report.missing.append(f"no CPython {run.python} interpreter found (uv, pyenv, PATH)")
     report.missing += [p for p in (service_problem(s) for s in sorted(services)) if p]
     if report.missing or uv is None or interpreter is None:
-        report.steps += [Step(name, "not run") for name in PYTHON_STEPS]
         return
-    facts = {"python": interpreter.version, "services": ",".join(sorted(services))}
-    key, files = python_tree_digest(root, facts)
     env = {**service_env(services, context.slot), "TMPDIR": str(tmp)}
-
-    def execute() -> PythonRun:
-        python_run = run_python_checks(root, uv, interpreter, env)
-        python_run.files = files
-        return python_run
-
-    shared = context.shared.get_or_run(key, run.id, execute)
-    report.absorb(shared.run, shared.key, shared.owner)
+    python_run = run_python_checks(root, uv, interpreter, env)
+    python_run.files = len(python_relevant_files(root))
+    report.absorb(python_run)

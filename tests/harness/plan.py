@@ -1,0 +1,400 @@
+"""The run plan: which combinations get which checks, and which distinct trees run Python.
+
+Every tier renders its combinations and gives each the static checks (tree checks, ruff, the
+answers file). The Python checks (uv sync, mypy, pytest) run once per distinct Python tree:
+combinations whose Python-relevant files, interpreter and services are identical share one
+run. Which trees are distinct is known only from a render, so planning renders the candidates
+(cheaply, in-process from one snapshot) and hashes them. Plans are cached per template content.
+
+Tiers:
+- quick: on the default Python, the default, the all-features and the minimal combination,
+  and each feature alone on top of the minimal one;
+- full: every combination rendered; every distinct tree of the default Python runs Python, and
+  every other Python runs the default and all-features trees. When the estimate exceeds the
+  budget, a covering array of the trees instead (`covering.py`);
+- all: every distinct tree on every Python.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from .matrix import Combination, Matrix, VariantRun, load_matrix
+from .python_checks import HARNESS_DIR, python_tree_digest
+from .questionnaire import REPO_ROOT
+from .render import TemplateSnapshot
+from .services import services_for
+from .tree_checks import iter_files
+
+TIERS = ("quick", "full", "all")
+PLANS_DIR = HARNESS_DIR / "plans"
+# What the full tier may take on this 2-core machine before it falls back to a covering array.
+FULL_TIER_BUDGET_SECONDS = 45 * 60
+# First-run estimates, before `.harness/durations.json` holds measured seconds.
+STATIC_SECONDS = 0.5  # render, tree checks, ruff format and check, answers file
+TREE_SECONDS = 60.0  # uv sync, mypy and pytest of a tree with no feature
+FEATURE_SECONDS = 15.0  # each feature on top
+SERVICE_SECONDS = 20.0  # each real service its tests use
+# The plan's own inputs: the template, and the code that decides what a tree is.
+PLAN_INPUTS = ("copier.yml", "template", "includes", "tests/harness")
+
+
+@dataclass(frozen=True)
+class Tree:
+    """A distinct Python tree: its checks run once, for every combination in `members`."""
+
+    key: str  # digest of its Python-relevant files, interpreter and services
+    run: VariantRun  # the representative combination that is rendered and checked
+    members: tuple[str, ...]  # ids of the combinations whose Python this run checks
+
+    @property
+    def id(self) -> str:
+        return self.run.id
+
+    @property
+    def services(self) -> frozenset[str]:
+        return services_for(self.run.combination.answers)
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One combination of the plan: its static checks always run; its Python checks by `tree`."""
+
+    combination: Combination
+    tree: str | None  # id of the tree that runs its Python checks, None if none does
+    relation: str  # how that tree stands for it (for the summary)
+
+    @property
+    def id(self) -> str:
+        return f"{self.combination.name}@py{self.combination.python}"
+
+
+@dataclass
+class Plan:
+    tier: str
+    strategy: str  # "distinct trees" or "covering array"
+    combinations: list[Planned] = field(default_factory=list)
+    trees: list[Tree] = field(default_factory=list)
+
+    def tree(self, tree_id: str) -> Tree:
+        return next(tree for tree in self.trees if tree.id == tree_id)
+
+    def estimated_seconds(self, durations: Mapping[str, float], workers: int = 2) -> float:
+        """Wall seconds on `workers` cores: measured per tree where known, else the model."""
+        static = len(self.combinations) * durations.get("static", STATIC_SECONDS)
+        trees = sum(durations.get(tree.id, estimate_tree_seconds(tree.run)) for tree in self.trees)
+        return (static + trees) / max(1, workers)
+
+    def shard(self, index: int, count: int) -> set[str]:
+        """The item keys of shard `index` (1-based) of `count`: trees spread by expected time
+        (longest first, each to the least loaded shard), combinations round robin."""
+        if not 1 <= index <= count:
+            raise ValueError(f"shard {index}/{count}: the index must be between 1 and {count}")
+        loads = [0.0] * count
+        owner: dict[str, int] = {}
+        for tree in sorted(self.trees, key=lambda t: (-estimate_tree_seconds(t.run), t.id)):
+            slot = loads.index(min(loads))
+            loads[slot] += estimate_tree_seconds(tree.run)
+            owner[tree_item(tree.id)] = slot
+        for position, planned in enumerate(self.combinations):
+            owner[static_item(planned.id)] = position % count
+        return {key for key, slot in owner.items() if slot == index - 1}
+
+    def item_keys(self) -> set[str]:
+        return {static_item(p.id) for p in self.combinations} | {
+            tree_item(t.id) for t in self.trees
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "tier": self.tier,
+            "strategy": self.strategy,
+            "combinations": [
+                {
+                    "id": p.id,
+                    "tree": p.tree,
+                    "relation": p.relation,
+                    "data": dict(p.combination.data),
+                }
+                for p in self.combinations
+            ],
+            "trees": [
+                {
+                    "id": t.id,
+                    "key": t.key,
+                    "roles": list(t.run.roles),
+                    "services": sorted(t.services),
+                    "members": list(t.members),
+                }
+                for t in self.trees
+            ],
+        }
+
+
+def static_item(combination_id: str) -> str:
+    return f"static:{combination_id}"
+
+
+def tree_item(tree_id: str) -> str:
+    return f"tree:{tree_id}"
+
+
+def estimate_tree_seconds(run: VariantRun) -> float:
+    name = run.combination.name
+    features = 0 if name == "default" else name.count(",") + 1
+    services = len(services_for(run.combination.answers))
+    return TREE_SECONDS + FEATURE_SECONDS * features + SERVICE_SECONDS * services
+
+
+# ---- which combinations a tier holds -------------------------------------------------------------
+
+
+def quick_combinations(matrix: Matrix) -> list[Combination]:
+    """Default, all-features, minimal, and each feature value alone on top of the minimal."""
+    python = matrix.default_python
+    minimal = matrix.minimal_answers()
+    wished: list[Mapping[str, Any]] = [matrix.defaults(), matrix.wished_all_features(), minimal]
+    for question in matrix.axes:
+        for value in matrix.axis_values(question):
+            if value != minimal[question.name]:
+                wished.append({**minimal, question.name: value})
+    chosen: dict[str, Combination] = {}
+    for answers in wished:
+        combination = matrix.closest(answers, python)
+        if combination is not None:
+            chosen.setdefault(combination.name, combination)
+    return list(chosen.values())
+
+
+def _roles(matrix: Matrix, combination: Combination) -> tuple[str, ...]:
+    python = combination.python
+    special = (
+        ("default", matrix.default_variant(python)),
+        ("all-features", matrix.all_features_variant(python)),
+    )
+    return tuple(role for role, found in special if found == combination)
+
+
+def _run(matrix: Matrix, combination: Combination, quick: bool) -> VariantRun:
+    return VariantRun(combination, _roles(matrix, combination), quick=quick)
+
+
+def _combination_id(combination: Combination) -> str:
+    return f"{combination.name}@py{combination.python}"
+
+
+# ---- building a plan -----------------------------------------------------------------------------
+
+
+def build_plan(
+    matrix: Matrix,
+    tier: str,
+    digests: Mapping[str, str],
+    durations: Mapping[str, float] | None = None,
+    covering_rows: Sequence[Combination] | None = None,
+) -> Plan:
+    """The plan of `tier`, given the tree digest of every combination that may run Python
+    (`digests`: combination id -> key, from `digest_combinations`)."""
+    if tier not in TIERS:
+        raise ValueError(f"unknown tier {tier!r}: one of {', '.join(TIERS)}")
+    if tier == "quick":
+        rendered = quick_combinations(matrix)
+        candidates = rendered
+    else:
+        rendered = list(matrix.valid)
+        candidates = python_candidates(matrix, tier)
+    plan = _group(matrix, tier, "distinct trees", rendered, candidates, digests)
+    if tier == "full" and covering_rows is not None:
+        estimate = plan.estimated_seconds(durations or {})
+        if estimate > FULL_TIER_BUDGET_SECONDS:
+            plan = _group(matrix, tier, "covering array", rendered, covering_rows, digests)
+    return plan
+
+
+def python_candidates(matrix: Matrix, tier: str) -> list[Combination]:
+    """The combinations whose trees may run Python in `tier` (every one for `all`)."""
+    if tier == "quick":
+        return quick_combinations(matrix)
+    if tier == "all":
+        return list(matrix.valid)
+    chosen = [c for c in matrix.valid if c.python == matrix.default_python]
+    for python in matrix.pythons:
+        for special in (matrix.default_variant(python), matrix.all_features_variant(python)):
+            if special is not None and special not in chosen:
+                chosen.append(special)
+    return chosen
+
+
+def _group(
+    matrix: Matrix,
+    tier: str,
+    strategy: str,
+    rendered: Sequence[Combination],
+    candidates: Sequence[Combination],
+    digests: Mapping[str, str],
+) -> Plan:
+    plan = Plan(tier, strategy)
+    # A tree's representative: a role holder if it has one, else its first combination.
+    by_key: dict[str, list[Combination]] = {}
+    for combination in candidates:
+        by_key.setdefault(digests[_combination_id(combination)], []).append(combination)
+    tree_of: dict[str, str] = {}
+    for key, members in by_key.items():
+        representative = max(members, key=lambda c: len(_roles(matrix, c)))
+        run = _run(matrix, representative, quick=tier == "quick")
+        ids = tuple(_combination_id(c) for c in members)
+        plan.trees.append(Tree(key, run, ids))
+        tree_of.update(dict.fromkeys(ids, run.id))
+    same_features = _same_features_on_default_python(matrix, tree_of)
+    for combination in rendered:
+        combination_id = _combination_id(combination)
+        if combination_id in tree_of:
+            tree = tree_of[combination_id]
+            relation = "ran it" if tree == combination_id else "identical tree"
+        elif combination_id in same_features:
+            tree, relation = same_features[combination_id], "same features, default Python"
+        else:
+            tree, relation = None, f"no Python checks ({strategy})"
+        plan.combinations.append(Planned(combination, tree, relation))
+    return plan
+
+
+def _same_features_on_default_python(matrix: Matrix, tree_of: Mapping[str, str]) -> dict[str, str]:
+    """Combinations on another Python whose features' tree runs on the default Python."""
+    on_default = {c.features: c for c in matrix.valid if c.python == matrix.default_python}
+    found = {}
+    for combination in matrix.valid:
+        twin = on_default.get(combination.features)
+        if twin is not None and _combination_id(twin) in tree_of:
+            found[_combination_id(combination)] = tree_of[_combination_id(twin)]
+    return found
+
+
+# ---- digests: render each candidate once, cheaply ------------------------------------------------
+
+
+def digest_combinations(
+    combinations: Sequence[Combination],
+    template: Path = REPO_ROOT,
+    workers: int | None = None,
+) -> dict[str, str]:
+    """combination id -> Python tree key, rendering each in-process from a template snapshot
+    (spread over `workers` processes; about 15 renders a second each)."""
+    workers = workers or min(os.cpu_count() or 1, max(1, len(combinations) // 20))
+    datas = [
+        (_combination_id(c), dict(c.data), sorted(services_for(c.answers)), c.python)
+        for c in combinations
+    ]
+    chunks = [datas[i::workers] for i in range(workers)]
+    if workers == 1:
+        results = [_digest_chunk(str(template), chunks[0])]
+    else:
+        with ProcessPoolExecutor(workers) as pool:
+            results = list(pool.map(_digest_chunk, [str(template)] * workers, chunks))
+    return {key: value for result in results for key, value in result.items()}
+
+
+def _digest_chunk(
+    template: str, chunk: Sequence[tuple[str, dict[str, Any], list[str], str]]
+) -> dict[str, str]:
+    found = {}
+    scratch = Path(tempfile.mkdtemp(prefix="harness-plan-"))
+    try:
+        with TemplateSnapshot(Path(template)) as snapshot:
+            for combination_id, data, services, python in chunk:
+                destination = scratch / "project"
+                snapshot.render(data, destination)
+                facts = {"python": python, "services": ",".join(services)}
+                found[combination_id] = python_tree_digest(destination, facts)[0]
+                shutil.rmtree(destination)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return found
+
+
+# ---- the cached plan of this repository ----------------------------------------------------------
+
+
+def template_fingerprint(root: Path = REPO_ROOT, inputs: Iterable[str] = PLAN_INPUTS) -> str:
+    """A hash of every file the plan depends on (the working tree, uncommitted edits included)."""
+    digest = hashlib.sha256()
+    for name in inputs:
+        path = root / name
+        files = [path] if path.is_file() else sorted(iter_files(path)) if path.is_dir() else []
+        for file in files:
+            digest.update(file.relative_to(root).as_posix().encode() + b"\0")
+            digest.update(file.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@cache
+def load_plan(tier: str) -> Plan:
+    """This repository's plan for `tier`; digests are cached per template fingerprint, so the
+    xdist workers and later sessions reuse them (the first caller computes, under a lock)."""
+    matrix = load_matrix()
+    candidates = python_candidates(matrix, tier)
+    cache_file = PLANS_DIR / f"digests-{template_fingerprint()}.json"
+    with _locked(PLANS_DIR / "digests.lock"):
+        known = _read_json(cache_file)
+        missing = [c for c in candidates if _combination_id(c) not in known]
+        if missing:
+            known.update(digest_combinations(missing))
+            _write_json(cache_file, known)
+            _prune(PLANS_DIR, keep=cache_file)
+    return build_plan(matrix, tier, known, read_durations())
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_json(path: Path, data: Mapping[str, Any]) -> None:
+    partial = path.with_suffix(".tmp")
+    partial.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
+    partial.replace(path)
+
+
+def _prune(directory: Path, keep: Path) -> None:
+    for old in directory.glob("digests-*.json"):
+        if old != keep:
+            old.unlink(missing_ok=True)
+
+
+DURATIONS_FILE = HARNESS_DIR / "durations.json"
+
+
+def read_durations() -> dict[str, float]:
+    return {str(k): float(v) for k, v in _read_json(DURATIONS_FILE).items()}
+
+
+def tree_key(root: Path, combination: Combination) -> str:
+    """The key of a rendered tree: its Python-relevant files, its Python and its services."""
+    services = ",".join(sorted(services_for(combination.answers)))
+    return python_tree_digest(root, {"python": combination.python, "services": services})[0]
