@@ -105,10 +105,9 @@ def _read_durations() -> dict[str, float]:
 # ---- the context a variant test gets --------------------------------------------------------
 
 
-def _slot(config: pytest.Config) -> int:
+def _worker(config: pytest.Config) -> str:
     workerinput = getattr(config, "workerinput", None)
-    worker = workerinput.get("workerid", "gw0") if workerinput else "gw0"
-    return int(worker.removeprefix("gw") or 0)
+    return str(workerinput.get("workerid", "gw0")) if workerinput else "main"
 
 
 @pytest.fixture(scope="session")
@@ -119,7 +118,8 @@ def questionnaire() -> Questionnaire:
 @pytest.fixture(scope="session")
 def harness(request: pytest.FixtureRequest, questionnaire: Questionnaire) -> HarnessContext:
     config = request.config
-    return HarnessContext(questionnaire, SharedRuns(config.stash[SESSION_KEY]), _slot(config))
+    session = config.stash[SESSION_KEY]
+    return HarnessContext(questionnaire, SharedRuns(session), session, _worker(config))
 
 
 # ---- collecting results and the summary (controller side) -----------------------------------

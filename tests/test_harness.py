@@ -21,7 +21,6 @@ from harness.python_checks import (
     variant_env,
 )
 from harness.questionnaire import REPO_ROOT
-from harness.services import service_env, services_for
 from harness.sharing import SharedRuns
 from harness.summary import format_footer, format_table
 from harness.tree_checks import (
@@ -207,16 +206,6 @@ def test_variant_env_leaks_nothing(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     assert env["DATABASE_URL"] == "postgresql://x"
     assert env["UV_PYTHON_DOWNLOADS"] == "never"
     assert "/somewhere/.venv/bin" not in env["PATH"].split(":")
-
-
-def test_services_mapping_and_isolation() -> None:
-    assert services_for({"database": "sqlite"}) == frozenset()
-    assert services_for({"database": "postgresql"}) == {"postgres"}
-    assert services_for({"database": "sqlite", "redis": True}) == {"redis"}
-    postgres = service_env(frozenset({"postgres"}), slot=1)
-    assert postgres["DATABASE_URL"].startswith("postgresql+asyncpg://")
-    redis = {service_env(frozenset({"redis"}), slot)["REDIS_URL"] for slot in range(4)}
-    assert len(redis) == 4  # concurrent variants get distinct Redis databases
 
 
 def test_run_command_reports_timeout_and_tail(tmp_path: Path) -> None:

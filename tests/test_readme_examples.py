@@ -28,8 +28,8 @@ from harness.readme_examples import (
     serving,
 )
 from harness.render import render
-from harness.services import POSTGRES_URL, service_problem, services_for
-from harness.variant import unavailable
+from harness.services import POSTGRES_URL, isolated_services, service_problem, services_for
+from harness.variant import HarnessContext, unavailable
 
 # The identity of the README's `git commit`, whatever the machine's git config says.
 GIT_IDENTITY = {
@@ -127,7 +127,7 @@ def _runs() -> list[object]:
 
 
 @pytest.mark.parametrize("run", _runs())
-def test_readme_examples_run(run: VariantRun, tmp_path: Path) -> None:
+def test_readme_examples_run(run: VariantRun, harness: HarnessContext, tmp_path: Path) -> None:
     services = services_for(run.combination.answers)
     uv, interpreter = find_uv(), find_interpreter(run.python)
     problems = [p for p in (service_problem(s) for s in sorted(services)) if p]
@@ -147,8 +147,12 @@ def test_readme_examples_run(run: VariantRun, tmp_path: Path) -> None:
 
     examples = extract_examples((project / "README.md").read_text(encoding="utf-8"))
     assert any(example.runs for example in examples), "the README has no runnable example"
-    with _database(project, env, services, tmp_path) as database_url:
-        env["DATABASE_URL"] = database_url
+    owner = harness.isolation_owner(f"readme-{run.id}")
+    with (
+        isolated_services(services, owner) as service_vars,
+        _database(project, env, services, tmp_path) as database_url,
+    ):
+        env.update({**service_vars, "DATABASE_URL": database_url})
         port = free_port()
         command = [str(project / ".venv" / "bin" / run.combination.answers["project_slug"])]
         with serving([*command, "serve", "--port", str(port)], project, env, port):

@@ -23,7 +23,7 @@ from .matrix import VariantRun
 from .python_checks import PythonRun, Step, python_tree_digest, run_python_checks
 from .questionnaire import REPO_ROOT, Questionnaire
 from .render import render
-from .services import service_env, service_problem, services_for
+from .services import isolated_services, isolation_owner, service_problem, services_for
 from .sharing import SharedRuns
 from .tree_checks import (
     answers_file_problems,
@@ -97,7 +97,12 @@ def _empty(directory: Path, keep: set[str]) -> None:
 class HarnessContext:
     questionnaire: Questionnaire
     shared: SharedRuns
-    slot: int  # unique among variants running at the same time
+    session: str  # this harness session, shared by its xdist workers
+    worker: str  # the xdist worker this process is
+
+    def isolation_owner(self, variant: str) -> str:
+        """The owner of `variant`'s corner of the services (see `services.isolation_owner`)."""
+        return isolation_owner(self.session, self.worker, variant)
 
 
 @dataclass
@@ -218,10 +223,11 @@ def _python_steps(
         return
     facts = {"python": interpreter.version, "services": ",".join(sorted(services))}
     key, files = python_tree_digest(root, facts)
-    env = {**service_env(services, context.slot), "TMPDIR": str(tmp)}
 
     def execute() -> PythonRun:
-        python_run = run_python_checks(root, uv, interpreter, env)
+        with isolated_services(services, context.isolation_owner(run.id)) as service_vars:
+            env = {**service_vars, "TMPDIR": str(tmp)}
+            python_run = run_python_checks(root, uv, interpreter, env)
         python_run.files = files
         return python_run
 
