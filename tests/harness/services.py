@@ -14,6 +14,7 @@ tests make their own uniquely named database), Redis gets a key prefix, RabbitMQ
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -44,6 +45,8 @@ FUTURE_QUESTIONS = frozenset({"redis", "celery", "celery_broker"})
 
 @dataclass(frozen=True)
 class Service:
+    """One backing service, declared once (see `SERVICES`)."""
+
     needed_when: str  # a Jinja expression over the answers, like copier.yml's `when:`
     problem: Callable[[], str | None]  # None if the service answers, else what is wrong
     env: Callable[[str], dict[str, str]]  # owner -> the variables that point a project at it
@@ -65,8 +68,13 @@ def services_for(answers: Mapping[str, Any]) -> frozenset[str]:
 
 
 def _holds(condition: str, answers: Mapping[str, Any]) -> bool:
+    return bool(_compiled(condition)(answers))
+
+
+@functools.cache
+def _compiled(condition: str) -> Callable[..., Any]:
     # The default Undefined: a question copier.yml does not ask (yet) is falsy, not an error.
-    return bool(jinja2.Environment().compile_expression(condition)(answers))
+    return jinja2.Environment().compile_expression(condition)
 
 
 def isolation_owner(session: str, worker: str, variant: str) -> str:
