@@ -63,7 +63,8 @@ from harness.questionnaire import Questionnaire  # noqa: E402
 from harness.render import check_data_keys  # noqa: E402
 from harness.services import (  # noqa: E402
     POSTGRES_URL,
-    service_env,
+    isolated_services,
+    isolation_owner,
     service_problem,
     services_for,
 )
@@ -71,7 +72,6 @@ from harness.services import (  # noqa: E402
 HOST = "127.0.0.1"  # the only address this script ever targets
 SEED_ITEMS = 1000
 PAGE_SIZE = 20
-REDIS_SLOT = 13  # service_env's Redis database 1 + 13 = 14; the harness's xdist slots use 1..n
 # Installed into the rendered venv for the server comparison only (the template is unchanged).
 SERVER_PACKAGES = ("granian==2.8.7", "gunicorn==27.0.1", "uvicorn-worker==0.4.0")
 VERSIONS_OF = (
@@ -585,6 +585,8 @@ class Bench:
         self.item_id = 0
         self.database_url = ""
         self.database_name = ""
+        self.service_settings: dict[str, str] = {}  # this run's corner of Redis, RabbitMQ...
+        self.services_held = contextlib.ExitStack()
 
     def note(self, text: str) -> None:
         log(f"note: {text}")
@@ -713,8 +715,7 @@ class Bench:
             "ALLOWED_HOSTS": f"{HOST},localhost",
             "DATABASE_URL": self.database_url,
         }
-        if "redis" in self.services:
-            settings["REDIS_URL"] = service_env(frozenset({"redis"}), REDIS_SLOT)["REDIS_URL"]
+        settings.update({k: v for k, v in self.service_settings.items() if k != "DATABASE_URL"})
         settings.update(self.secret_settings)
         settings.update(self.superuser_settings)
         settings.update(extra or {})
@@ -762,7 +763,9 @@ class Bench:
         self.database_url = urlunsplit(parts._replace(path=f"/{self.database_name}"))
         log(f"created database {self.database_name}")
 
-    def drop_database(self) -> None:
+    def release(self) -> None:
+        """Drop the database and this run's corner of the other services."""
+        self.services_held.close()
         if self.database_name:
             self._pg_admin(f'DROP DATABASE IF EXISTS "{self.database_name}" WITH (FORCE)')
             log(f"dropped database {self.database_name}")
@@ -1048,7 +1051,7 @@ class Bench:
 
     def test_suite(self) -> None:
         log("running the rendered test suite")
-        env = self.env(service_env(self.services, REDIS_SLOT))
+        env = self.env(self.service_settings)
         started = time.perf_counter()
         done = run(
             [str(self.uv), "run", "--no-sync", "pytest", "-p", "no:cacheprovider"],
@@ -1148,12 +1151,12 @@ class Bench:
     # -- orchestration ---------------------------------------------------------------------------
 
     def execute(self) -> None:
-        gen, package, slug, auth = self.prepare()
-        try:
+        try:  # release() undoes whatever part of prepare() ran
+            gen, package, slug, auth = self.prepare()
             self.migrate(slug)
             self.measure_all(gen, package, slug, auth)
         finally:
-            self.drop_database()
+            self.release()
         self.results["machine"]["loadavg_end"] = loadavg()
 
     def prepare(self) -> tuple[LoadGenerator, str, str, bool]:
@@ -1169,8 +1172,9 @@ class Bench:
         self.app_spec = f"{package}.main:create_app"
         self.package = package
         self.services = services_for(answers)
-        if "redis" in self.services and (problem := service_problem("redis")):
-            raise Unavailable(problem)
+        for service in sorted(self.services - {"postgres"}):  # create_database checks that one
+            if problem := service_problem(service):
+                raise Unavailable(problem)
         self.sync(combination.python)
         self.results["versions"] = self.versions()
         self.secret_settings = self.discover_secrets()
@@ -1192,6 +1196,10 @@ class Bench:
             "server": "uvicorn, 1 worker, no reload, --log-level warning, no access log",
             "environment": self.args.environment,
         }
+        owner = isolation_owner("bench", str(os.getpid()), str(self.work))
+        self.service_settings = self.services_held.enter_context(
+            isolated_services(self.services, owner)
+        )
         self.create_database(str(answers.get("database")))
         return gen, package, slug, auth
 
@@ -1321,7 +1329,7 @@ class Comparison:
                     self.rounds.append(self.measure_round(gen, index, servers))
         finally:
             for bench in (self.new, self.old):
-                bench.drop_database()
+                bench.release()
         for bench in (self.new, self.old):
             bench.results["machine"]["loadavg_end"] = loadavg()
 

@@ -24,6 +24,7 @@ from harness.summary import SUMMARY_DIR, write_summary
 from harness.variant import REPORT_PROPERTY, VARIANTS_DIR, HarnessContext, plan_of, tier_of
 
 CONDITIONALS_FILE = HARNESS_DIR / "conditionals.json"
+SESSION_KEY = pytest.StashKey[str]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -70,9 +71,19 @@ def _shard(config: pytest.Config) -> tuple[int, int] | None:
 def pytest_configure(config: pytest.Config) -> None:
     tier_of(config)  # a usage error before anything is rendered
     _shard(config)
-    if getattr(config, "workerinput", None) is None:
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        config.stash[SESSION_KEY] = workerinput["harness_session"]
+    else:
+        config.stash[SESSION_KEY] = time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
         plan_of(config)  # the controller plans once; xdist workers read the cached digests
         config.pluginmanager.register(ProgressPlugin(config), "harness-progress")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist: every worker shares the controller's session (it names the services' corners)."""
+    node.workerinput["harness_session"] = node.config.stash[SESSION_KEY]
 
 
 # ---- selection and order ----------------------------------------------------------------------
@@ -123,10 +134,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 # ---- the context a variant test gets --------------------------------------------------------
 
 
-def _slot(config: pytest.Config) -> int:
+def _worker(config: pytest.Config) -> str:
     workerinput = getattr(config, "workerinput", None)
-    worker = workerinput.get("workerid", "gw0") if workerinput else "gw0"
-    return int(worker.removeprefix("gw") or 0)
+    return str(workerinput.get("workerid", "gw0")) if workerinput else "main"
 
 
 @pytest.fixture(scope="session")
@@ -144,7 +154,8 @@ def snapshot(questionnaire: Questionnaire) -> Iterator[TemplateSnapshot]:
 def harness(
     request: pytest.FixtureRequest, questionnaire: Questionnaire, snapshot: TemplateSnapshot
 ) -> HarnessContext:
-    return HarnessContext(questionnaire, snapshot, _slot(request.config))
+    config = request.config
+    return HarnessContext(questionnaire, snapshot, config.stash[SESSION_KEY], _worker(config))
 
 
 # ---- progress, collecting results and the summary (controller side) --------------------------

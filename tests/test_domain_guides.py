@@ -32,7 +32,7 @@ from harness.interpreters import Interpreter, find_interpreter, find_uv
 from harness.matrix import VariantRun, load_matrix
 from harness.plan import load_plan, tree_item
 from harness.python_checks import Step, run_python_checks, variant_env
-from harness.services import POSTGRES_URL, service_env, service_problem, services_for
+from harness.services import POSTGRES_URL, isolated_services, service_problem, services_for
 from harness.tree_checks import ruff_check_problems, ruff_format_problems
 from harness.variant import HarnessContext, unavailable, workspace
 
@@ -176,7 +176,7 @@ class GuideRun:
     tmp: Path
     uv: Path
     interpreter: Interpreter
-    slot: int
+    owner: str  # of its corner of the services
 
     @property
     def services(self) -> frozenset[str]:
@@ -246,7 +246,8 @@ def test_guide_leaves_a_project_whose_checks_pass(
     with workspace(run, fallback=tmp_path, purpose=guide) as base:
         project = base / "project"
         harness.snapshot.render(run.combination.data, project)
-        follower = GuideRun(run, project, base / "tmp", uv, interpreter, harness.slot)
+        owner = harness.isolation_owner(f"{guide}-{run.id}")
+        follower = GuideRun(run, project, base / "tmp", uv, interpreter, owner)
         sync_argv = [str(uv), "sync", "-p", str(interpreter.path)]
         sync = run_command(sync_argv, project, follower.env(""))
         assert sync.ok, sync.describe()
@@ -270,8 +271,9 @@ def _failed_checks(follower: GuideRun) -> dict[str, str]:
     ):
         if problems:
             failed[name] = "\n".join(problems)
-    extra = {"TMPDIR": str(follower.tmp), **service_env(follower.services, follower.slot)}
-    python_run = run_python_checks(project, follower.uv, follower.interpreter, extra)
+    with isolated_services(follower.services, follower.owner) as service_vars:
+        extra = {"TMPDIR": str(follower.tmp), **service_vars}
+        python_run = run_python_checks(project, follower.uv, follower.interpreter, extra)
     checks: list[Step] = python_run.steps
     failed.update({step.name: step.detail for step in checks if step.status != "ok"})
     slug = str(follower.run.combination.answers["project_slug"])

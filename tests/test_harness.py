@@ -1,4 +1,4 @@
-"""The harness's own parts, on small trees made here: checks, sharing, parsing, the summary."""
+"""The harness's own parts, on small trees made here: checks, parsing, the environment."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from harness.python_checks import (
     variant_env,
 )
 from harness.questionnaire import REPO_ROOT
-from harness.services import service_env, services_for
 from harness.tree_checks import (
     file_name_problems,
     jinja_leftover_problems,
@@ -175,16 +174,6 @@ def test_variant_env_leaks_nothing(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     assert env["DATABASE_URL"] == "postgresql://x"
     assert env["UV_PYTHON_DOWNLOADS"] == "never"
     assert "/somewhere/.venv/bin" not in env["PATH"].split(":")
-
-
-def test_services_mapping_and_isolation() -> None:
-    assert services_for({"database": "sqlite"}) == frozenset()
-    assert services_for({"database": "postgresql"}) == {"postgres"}
-    assert services_for({"database": "sqlite", "redis": True}) == {"redis"}
-    postgres = service_env(frozenset({"postgres"}), slot=1)
-    assert postgres["DATABASE_URL"].startswith("postgresql+asyncpg://")
-    redis = {service_env(frozenset({"redis"}), slot)["REDIS_URL"] for slot in range(4)}
-    assert len(redis) == 4  # concurrent variants get distinct Redis databases
 
 
 def test_run_command_reports_timeout_and_tail(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ from harness.readme_examples import (
     script,
     serving,
 )
-from harness.services import POSTGRES_URL, service_problem, services_for
+from harness.services import POSTGRES_URL, isolated_services, service_problem, services_for
 from harness.variant import HarnessContext, plan_of, unavailable
 
 # The identity of the README's `git commit`, whatever the machine's git config says.
@@ -161,8 +161,12 @@ def test_readme_examples_run(tree: Tree, harness: HarnessContext, tmp_path: Path
 
     examples = extract_examples((project / "README.md").read_text(encoding="utf-8"))
     assert any(example.runs for example in examples), "the README has no runnable example"
-    with _database(project, env, services, tmp_path) as database_url:
-        env["DATABASE_URL"] = database_url
+    owner = harness.isolation_owner(f"readme-{run.id}")
+    with (
+        isolated_services(services, owner) as service_vars,
+        _database(project, env, services, tmp_path) as database_url,
+    ):
+        env.update({**service_vars, "DATABASE_URL": database_url})
         port = free_port()
         command = [str(project / ".venv" / "bin" / run.combination.answers["project_slug"])]
         with serving([*command, "serve", "--port", str(port)], project, env, port):

@@ -29,7 +29,7 @@ from .plan import Plan, Planned, Tree, load_plan, tree_key
 from .python_checks import PythonRun, Step, python_relevant_files, run_python_checks
 from .questionnaire import REPO_ROOT, Questionnaire
 from .render import TemplateSnapshot
-from .services import service_env, service_problem, services_for
+from .services import isolated_services, isolation_owner, service_problem, services_for
 from .tree_checks import (
     answers_file_problems,
     file_name_problems,
@@ -116,7 +116,12 @@ def _empty(directory: Path, keep: set[str]) -> None:
 class HarnessContext:
     questionnaire: Questionnaire
     snapshot: TemplateSnapshot  # this worker's clone of the template, rendered in-process
-    slot: int  # unique among variants running at the same time
+    session: str  # this harness session, shared by its xdist workers
+    worker: str  # the xdist worker this process is
+
+    def isolation_owner(self, variant: str) -> str:
+        """The owner of `variant`'s corner of the services (see `services.isolation_owner`)."""
+        return isolation_owner(self.session, self.worker, variant)
 
 
 @dataclass
@@ -297,7 +302,8 @@ def _python_steps(
     report.missing += [p for p in (service_problem(s) for s in sorted(services)) if p]
     if report.missing or uv is None or interpreter is None:
         return
-    env = {**service_env(services, context.slot), "TMPDIR": str(tmp)}
-    python_run = run_python_checks(root, uv, interpreter, env)
+    with isolated_services(services, context.isolation_owner(run.id)) as service_vars:
+        env = {**service_vars, "TMPDIR": str(tmp)}
+        python_run = run_python_checks(root, uv, interpreter, env)
     python_run.files = len(python_relevant_files(root))
     report.absorb(python_run)
