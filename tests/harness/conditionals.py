@@ -110,6 +110,28 @@ def count_conditionals(template_dir: Path, questions: Iterable[str]) -> Conditio
     return report
 
 
+def questions_by_file(template_dir: Path, questions: Iterable[str]) -> dict[str, frozenset[str]]:
+    """Every template file (its path as written) -> the questions its path or blocks test."""
+    env = jinja2.Environment()
+    known = frozenset(questions)
+    found = {}
+    for path in sorted(p for p in template_dir.rglob("*") if p.is_file()):
+        relpath = path.relative_to(template_dir).as_posix()
+        if "__pycache__" in relpath:
+            continue
+        tested = frozenset().union(*_block_questions(relpath, env, known))
+        if path.name.endswith(TEMPLATES_SUFFIX):
+            text = path.read_text(encoding="utf-8")
+            tested = tested.union(*_block_questions(text, env, known))
+        found[relpath] = tested
+    return found
+
+
+def rendered_name(template_path: str) -> str:
+    """A template path with its `{% if %}` name parts resolved as if true, `.jinja` dropped."""
+    return _NAME_CONDITION.sub(r"\2", template_path).removesuffix(TEMPLATES_SUFFIX)
+
+
 def count_template_conditionals() -> ConditionalsReport:
     """The counts for this repository's template folder and questions."""
     questionnaire = Questionnaire()

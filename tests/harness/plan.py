@@ -31,14 +31,17 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from .matrix import Combination, Matrix, VariantRun, load_matrix
-from .python_checks import HARNESS_DIR, python_tree_digest
+from .conditionals import questions_by_file, rendered_name
+from .covering import Requirement, covering_array
+from .matrix import PYTHON_QUESTION, Combination, Matrix, VariantRun, load_matrix
+from .python_checks import HARNESS_DIR, is_python_relevant, python_tree_digest
 from .questionnaire import REPO_ROOT
 from .render import TemplateSnapshot
 from .services import services_for
 from .tree_checks import iter_files
 
 TIERS = ("quick", "full", "all")
+STRATEGIES = ("auto", "distinct", "covering")  # the full tier's: auto picks by the budget
 PLANS_DIR = HARNESS_DIR / "plans"
 # What the full tier may take on this 2-core machine before it falls back to a covering array.
 FULL_TIER_BUDGET_SECONDS = 45 * 60
@@ -206,7 +209,8 @@ def build_plan(
     covering_rows: Sequence[Combination] | None = None,
 ) -> Plan:
     """The plan of `tier`, given the tree digest of every combination that may run Python
-    (`digests`: combination id -> key, from `digest_combinations`)."""
+    (`digests`: combination id -> key, from `digest_combinations`). With `covering_rows`, the
+    full tier runs the trees of those rows when the distinct trees would exceed the budget."""
     if tier not in TIERS:
         raise ValueError(f"unknown tier {tier!r}: one of {', '.join(TIERS)}")
     if tier == "quick":
@@ -216,11 +220,54 @@ def build_plan(
         rendered = list(matrix.valid)
         candidates = python_candidates(matrix, tier)
     plan = _group(matrix, tier, "distinct trees", rendered, candidates, digests)
-    if tier == "full" and covering_rows is not None:
-        estimate = plan.estimated_seconds(durations or {})
-        if estimate > FULL_TIER_BUDGET_SECONDS:
-            plan = _group(matrix, tier, "covering array", rendered, covering_rows, digests)
+    over_budget = plan.estimated_seconds(durations or {}) > FULL_TIER_BUDGET_SECONDS
+    if tier == "full" and covering_rows is not None and over_budget:
+        plan = _group(matrix, tier, "covering array", rendered, covering_rows, digests)
     return plan
+
+
+def covering_requirements(matrix: Matrix, template_dir: Path) -> list[Requirement]:
+    """3-wise over the axes that change Python files, 2-wise over every axis and the Python,
+    and the full product of the axes that meet in one file (they share its lines)."""
+    axes = {q.name for q in matrix.axes}
+    by_file = questions_by_file(template_dir, matrix.questionnaire.names)
+    python_axes = sorted(
+        {
+            q
+            for path, names in by_file.items()
+            if is_python_relevant(rendered_name(path))
+            for q in names
+        }
+        & axes
+    )
+    requirements = [Requirement((*sorted(axes), PYTHON_QUESTION), 2)]
+    if python_axes:
+        requirements.append(Requirement(tuple(python_axes), 3))
+    meeting = sorted({tuple(sorted(names & axes)) for names in by_file.values()})
+    requirements += [Requirement(group, len(group)) for group in meeting if len(group) >= 3]
+    return requirements
+
+
+def covering_rows(matrix: Matrix, template_dir: Path) -> list[Combination]:
+    """The valid combinations of the covering array; the default and all-features
+    combinations of every Python come first, so each interpreter still runs them."""
+
+    def row(combination: Combination) -> dict[str, Any]:
+        return {**dict(combination.features), PYTHON_QUESTION: combination.python}
+
+    seeds = [
+        c
+        for python in matrix.pythons
+        for c in (matrix.default_variant(python), matrix.all_features_variant(python))
+        if c is not None
+    ]
+    rows = covering_array(
+        [row(c) for c in matrix.valid],
+        covering_requirements(matrix, template_dir),
+        seed_rows=[row(c) for c in seeds],
+    )
+    by_row = {json.dumps(row(c), sort_keys=True): c for c in matrix.valid}
+    return [by_row[json.dumps(dict(r), sort_keys=True)] for r in rows]
 
 
 def python_candidates(matrix: Matrix, tier: str) -> list[Combination]:
@@ -351,11 +398,18 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 @cache
-def load_plan(tier: str) -> Plan:
+def load_plan(tier: str, strategy: str = "auto") -> Plan:
     """This repository's plan for `tier`; digests are cached per template fingerprint, so the
-    xdist workers and later sessions reuse them (the first caller computes, under a lock)."""
+    xdist workers and later sessions reuse them (the first caller computes, under a lock).
+    `strategy` picks the full tier's: distinct trees, a covering array, or by the budget."""
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}: one of {', '.join(STRATEGIES)}")
     matrix = load_matrix()
-    candidates = python_candidates(matrix, tier)
+    template_dir = REPO_ROOT / str(matrix.questionnaire.settings.get("_subdirectory", ""))
+    rows = (
+        covering_rows(matrix, template_dir) if tier == "full" and strategy != "distinct" else None
+    )
+    candidates = python_candidates(matrix, tier) + (rows or [])
     cache_file = PLANS_DIR / f"digests-{template_fingerprint()}.json"
     with _locked(PLANS_DIR / "digests.lock"):
         known = _read_json(cache_file)
@@ -364,7 +418,9 @@ def load_plan(tier: str) -> Plan:
             known.update(digest_combinations(missing))
             _write_json(cache_file, known)
             _prune(PLANS_DIR, keep=cache_file)
-    return build_plan(matrix, tier, known, read_durations())
+    if strategy == "covering" and rows is not None:
+        return _group(matrix, tier, "covering array", list(matrix.valid), rows, known)
+    return build_plan(matrix, tier, known, read_durations(), rows)
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -398,3 +454,62 @@ def tree_key(root: Path, combination: Combination) -> str:
     """The key of a rendered tree: its Python-relevant files, its Python and its services."""
     services = ",".join(sorted(services_for(combination.answers)))
     return python_tree_digest(root, {"python": combination.python, "services": services})[0]
+
+
+# ---- `python3 dev.py plan` ----------------------------------------------------------------------
+
+
+def shard_names(count: int) -> list[str]:
+    return [f"{index}/{count}" for index in range(1, count + 1)]
+
+
+def plan_report(plan: Plan, shards: int) -> dict[str, Any]:
+    """The plan as CI's first job prints it: counts, the estimate, and each shard's items."""
+    shared = sum(len(tree.members) - 1 for tree in plan.trees)
+    return {
+        "tier": plan.tier,
+        "strategy": plan.strategy,
+        "combinations": len(plan.combinations),
+        "trees": len(plan.trees),
+        "runs_shared": shared,
+        "estimated_minutes": round(plan.estimated_seconds(read_durations()) / 60, 1),
+        "budget_minutes": FULL_TIER_BUDGET_SECONDS / 60,
+        "shards": shard_names(shards),
+        "shard_items": {
+            name: sorted(plan.shard(i, shards))
+            for i, name in enumerate(shard_names(shards), start=1)
+        },
+        "plan": plan.to_json(),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="dev.py plan", description="print the harness's plan")
+    parser.add_argument("--tier", choices=TIERS, default="full")
+    parser.add_argument("--strategy", choices=STRATEGIES, default="auto")
+    parser.add_argument("--shards", type=int, default=1, help="split it for CI's matrix")
+    parser.add_argument("--json", action="store_true", help="the whole plan, as JSON")
+    args = parser.parse_args(argv)
+    if args.shards < 1:
+        parser.error("--shards must be at least 1")
+    plan = load_plan(args.tier, args.strategy)
+    report = plan_report(plan, args.shards)
+    if args.json:
+        print(json.dumps(report, indent=1))
+        return 0
+    print(
+        f"{plan.tier} tier, {plan.strategy}: {report['combinations']} combinations rendered "
+        f"and statically checked; {report['trees']} distinct trees run Python "
+        f"({report['runs_shared']} combinations share an identical tree's run); about "
+        f"{report['estimated_minutes']} min on 2 workers (budget {report['budget_minutes']:.0f})"
+    )
+    for tree in plan.trees:
+        roles = f" ({', '.join(tree.run.roles)})" if tree.run.roles else ""
+        print(f"  {tree.id}{roles}: {', '.join(tree.members)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

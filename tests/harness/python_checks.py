@@ -72,13 +72,13 @@ def python_relevant_files(root: Path) -> list[str]:
     it is package metadata, and the README is shared by features that do not touch Python.
     """
     files = [p.relative_to(root).as_posix() for p in iter_files(root)]
-    core = [f for f in files if _is_python_relevant(f)]
+    core = [f for f in files if is_python_relevant(f)]
     mentions = "\n".join(_referencing_text(root / f) for f in core)
     named = [f for f in files if f not in core and (f in mentions or Path(f).name in mentions)]
     return sorted({*core, *named})
 
 
-def _is_python_relevant(relpath: str) -> bool:
+def is_python_relevant(relpath: str) -> bool:
     path = Path(relpath)
     return (
         path.parts[0] in PY_DIRS

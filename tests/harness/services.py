@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
 import socket
 import struct
@@ -37,6 +38,8 @@ POSTGRES_URL = os.environ.get(
 REDIS_URL = os.environ.get("HARNESS_REDIS_URL", "redis://127.0.0.1:6379/0")
 # The path is the virtual host: %2F is the default one, "/", which the probe logs in to.
 RABBITMQ_URL = os.environ.get("HARNESS_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+# The broker's own CLI; in a container, e.g. `docker exec <container> rabbitmqctl`.
+RABBITMQCTL = shlex.split(os.environ.get("HARNESS_RABBITMQCTL", "rabbitmqctl"))
 CONNECT_TIMEOUT = 3.0
 RABBITMQCTL_TIMEOUT = 60.0
 # Questions a service condition may read before copier.yml asks them: undefined, so falsy.
@@ -291,7 +294,7 @@ def _rabbitmq_vhost(owner: str) -> Iterator[None]:
 
 
 def _rabbitmqctl(*args: str) -> None:
-    command = ["rabbitmqctl", *args]
+    command = [*RABBITMQCTL, *args]
     try:
         done = subprocess.run(
             command, capture_output=True, text=True, timeout=RABBITMQCTL_TIMEOUT, check=False
@@ -309,8 +312,11 @@ def _rabbitmq_problem() -> str | None:
     problem = amqp_login_problem(RABBITMQ_URL)
     if problem:
         return f"{where} {problem}"
-    if shutil.which("rabbitmqctl") is None:
-        return f"{where} is up, but rabbitmqctl (which makes each run's virtual host) is missing"
+    if shutil.which(RABBITMQCTL[0]) is None:
+        return (
+            f"{where} is up, but {RABBITMQCTL[0]} (which makes each run's virtual host) is "
+            "missing; HARNESS_RABBITMQCTL names another command"
+        )
     return None
 
 
