@@ -6,6 +6,7 @@
                                        option passes through: --quick, -x, --variant ID, ...
     python3 dev.py plan [--json ...]   print the harness's plan: which combinations get which
                                        checks, split into --shards N for CI
+    python3 dev.py summary FILES       merge CI's shard summaries (.harness/summary/*.json)
     python3 dev.py copier ARGS         run the pinned Copier: `copier copy`, `copier update`
 
 Each installs uv into a private virtual environment first when it is not on PATH.
@@ -196,11 +197,12 @@ def test(pytest_args: list[str]) -> int:
     return subprocess.run(command, cwd=ROOT, env=env, check=False).returncode
 
 
-def plan(args: list[str]) -> int:
+def harness_module(module: str, args: list[str]) -> int:
+    """Run one of the harness's command lines (`harness.plan`, `harness.summary`)."""
     uv = ensure_uv()
     env = {**uv_env(uv), "PYTHONPATH": str(ROOT / "tests")}
     subprocess.run([uv, "sync", "--locked", "--quiet"], cwd=ROOT, env=env, check=True)
-    command = [uv, "run", "--locked", "--quiet", "python", "-m", "harness.plan", *args]
+    command = [uv, "run", "--locked", "--quiet", "python", "-m", module, *args]
     return subprocess.run(command, cwd=ROOT, env=env, check=False).returncode
 
 
@@ -229,18 +231,19 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--force", action="store_true", help="render again over DEST")
     commands.add_parser("test", help="run the harness; every other argument goes to pytest")
     commands.add_parser("plan", help="print the harness's plan; every argument goes to it")
+    commands.add_parser("summary", help="merge the summaries of CI's shards, as Markdown")
     commands.add_parser("copier", help="run the pinned Copier; every argument goes to it")
     return parser
 
 
 def main(argv: list[str]) -> int:
-    # `test`, `plan` and `copier` pass every argument through, options included.
+    # `test`, `plan`, `summary` and `copier` pass every argument through, options included.
     if argv[:1] == ["test"]:
         return test(argv[1:])
     if argv[:1] == ["copier"]:
         return copier(argv[1:])
-    if argv[:1] == ["plan"]:
-        return plan(argv[1:])
+    if argv[:1] in (["plan"], ["summary"]):
+        return harness_module(f"harness.{argv[0]}", argv[1:])
     args = build_parser().parse_args(argv)
     return quickstart(args.dest.resolve(), args.port, args.force)
 

@@ -15,7 +15,7 @@ from harness.conditionals import (
     format_conditionals,
     load_budget,
 )
-from harness.plan import DURATIONS_FILE, STATIC_SECONDS, estimate_tree_seconds, read_durations
+from harness.plan import DURATIONS_FILE, STATIC_SECONDS, read_durations
 from harness.progress import Progress
 from harness.python_checks import HARNESS_DIR, UV_CACHE_DIR
 from harness.questionnaire import Questionnaire
@@ -190,8 +190,7 @@ class ProgressPlugin:
             if test == "test_combination":
                 expected["static"][check_id] = static
             elif test == "test_tree":
-                run = plan.tree(check_id).run
-                expected["tree"][check_id] = durations.get(check_id, estimate_tree_seconds(run))
+                expected["tree"][check_id] = plan.tree_seconds(plan.tree(check_id), durations)
         workers = int(getattr(self.config.option, "numprocesses", 0) or 1)
         self.progress = Progress(expected, workers)
 

@@ -18,7 +18,6 @@ from harness.plan import (
     STATIC_SECONDS,
     Planned,
     Tree,
-    estimate_tree_seconds,
     static_item,
     tree_item,
 )
@@ -61,7 +60,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
                     tree,
                     id=tree.id,
                     marks=[
-                        pytest.mark.variant(tree.id, estimate=estimate_tree_seconds(tree.run)),
+                        pytest.mark.variant(tree.id, estimate=plan.tree_seconds(tree, {})),
                         pytest.mark.plan_item(tree_item(tree.id)),
                         pytest.mark.harness_check("tree", tree.id),
                         pytest.mark.quick,

@@ -111,7 +111,8 @@ def count_conditionals(template_dir: Path, questions: Iterable[str]) -> Conditio
 
 
 def questions_by_file(template_dir: Path, questions: Iterable[str]) -> dict[str, frozenset[str]]:
-    """Every template file (its path as written) -> the questions its path or blocks test."""
+    """Every template file (its path as written) -> the questions its path or text uses, in a
+    test or in an expression."""
     env = jinja2.Environment()
     known = frozenset(questions)
     found = {}
@@ -119,11 +120,11 @@ def questions_by_file(template_dir: Path, questions: Iterable[str]) -> dict[str,
         relpath = path.relative_to(template_dir).as_posix()
         if "__pycache__" in relpath:
             continue
-        tested = frozenset().union(*_block_questions(relpath, env, known))
+        sources = [relpath]
         if path.name.endswith(TEMPLATES_SUFFIX):
-            text = path.read_text(encoding="utf-8")
-            tested = tested.union(*_block_questions(text, env, known))
-        found[relpath] = tested
+            sources.append(path.read_text(encoding="utf-8"))
+        names = (n.name for source in sources for n in env.parse(source).find_all(nodes.Name))
+        found[relpath] = frozenset(name for name in names if name in known)
     return found
 
 

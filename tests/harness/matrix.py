@@ -177,9 +177,17 @@ class Matrix:
 
     # ---- the variants to run ------------------------------------------------------------------
 
-    def closest(self, wished: Mapping[str, Any], python: str) -> Combination | None:
-        """The valid combination on `python` matching most wished answers (earlier ones win)."""
-        candidates = [c for c in self.valid if c.python == python]
+    def closest(
+        self, wished: Mapping[str, Any], python: str, fixed: Mapping[str, Any] | None = None
+    ) -> Combination | None:
+        """The valid combination on `python` matching most wished answers (earlier ones win),
+        among those that hold every `fixed` answer."""
+        candidates = [
+            c
+            for c in self.valid
+            if c.python == python
+            and all(c.feature_answers.get(k) == v for k, v in (fixed or {}).items())
+        ]
         if not candidates:
             return None
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import itertools
 import json
 import os
 import shutil
@@ -45,11 +46,14 @@ STRATEGIES = ("auto", "distinct", "covering")  # the full tier's: auto picks by 
 PLANS_DIR = HARNESS_DIR / "plans"
 # What the full tier may take on this 2-core machine before it falls back to a covering array.
 FULL_TIER_BUDGET_SECONDS = 45 * 60
-# First-run estimates, before `.harness/durations.json` holds measured seconds.
-STATIC_SECONDS = 0.5  # render, tree checks, ruff format and check, answers file
-TREE_SECONDS = 60.0  # uv sync, mypy and pytest of a tree with no feature
-FEATURE_SECONDS = 15.0  # each feature on top
-SERVICE_SECONDS = 20.0  # each real service its tests use
+# The time model, from the full tier measured on this 2-core machine (docs/harness.md), used
+# before `.harness/durations.json` holds measured seconds per tree.
+STATIC_SECONDS = 0.35  # render, tree checks, ruff format and check, answers file
+TREE_SECONDS = 12.0  # uv sync, mypy and pytest of the minimal tree
+FEATURE_SECONDS = 10.0  # each feature on top of the minimal combination
+SERVICE_SECONDS = 4.0  # each real service its tests use
+README_SECONDS = 20.0  # the README examples of each tree on the default Python
+OTHER_SECONDS = 240.0  # the harness's own tests, the domain guides, update and answer changes
 # The plan's own inputs: the template, and the code that decides what a tree is.
 PLAN_INPUTS = ("copier.yml", "template", "includes", "tests/harness")
 
@@ -88,28 +92,42 @@ class Planned:
 class Plan:
     tier: str
     strategy: str  # "distinct trees" or "covering array"
+    minimal: Mapping[str, Any] = field(default_factory=dict)  # the answers with no feature on
+    default_python: str = ""
     combinations: list[Planned] = field(default_factory=list)
     trees: list[Tree] = field(default_factory=list)
 
     def tree(self, tree_id: str) -> Tree:
         return next(tree for tree in self.trees if tree.id == tree_id)
 
+    def tree_seconds(self, tree: Tree, durations: Mapping[str, float]) -> float:
+        """Measured seconds of the tree's Python checks, else the model's."""
+        if tree.id in durations:
+            return durations[tree.id]
+        answers = tree.run.combination.feature_answers
+        features = sum(1 for name, value in self.minimal.items() if answers.get(name) != value)
+        services = len(tree.services)
+        return TREE_SECONDS + FEATURE_SECONDS * features + SERVICE_SECONDS * services
+
     def estimated_seconds(self, durations: Mapping[str, float], workers: int = 2) -> float:
-        """Wall seconds on `workers` cores: measured per tree where known, else the model."""
+        """Wall seconds of the whole run on `workers` cores, by the time model."""
         static = len(self.combinations) * durations.get("static", STATIC_SECONDS)
-        trees = sum(durations.get(tree.id, estimate_tree_seconds(tree.run)) for tree in self.trees)
-        return (static + trees) / max(1, workers)
+        trees = sum(self.tree_seconds(tree, durations) for tree in self.trees)
+        readmes = README_SECONDS * sum(1 for t in self.trees if t.run.python == self.default_python)
+        return (static + trees + readmes + OTHER_SECONDS) / max(1, workers)
 
     def shard(self, index: int, count: int) -> set[str]:
         """The item keys of shard `index` (1-based) of `count`: trees spread by expected time
-        (longest first, each to the least loaded shard), combinations round robin."""
+        (longest first, each to the least loaded shard), combinations round robin. The model's
+        seconds, not this machine's measurements: every machine must split alike."""
         if not 1 <= index <= count:
             raise ValueError(f"shard {index}/{count}: the index must be between 1 and {count}")
         loads = [0.0] * count
         owner: dict[str, int] = {}
-        for tree in sorted(self.trees, key=lambda t: (-estimate_tree_seconds(t.run), t.id)):
+        seconds = {tree.id: self.tree_seconds(tree, {}) for tree in self.trees}
+        for tree in sorted(self.trees, key=lambda t: (-seconds[t.id], t.id)):
             slot = loads.index(min(loads))
-            loads[slot] += estimate_tree_seconds(tree.run)
+            loads[slot] += seconds[tree.id]
             owner[tree_item(tree.id)] = slot
         for position, planned in enumerate(self.combinations):
             owner[static_item(planned.id)] = position % count
@@ -154,28 +172,25 @@ def tree_item(tree_id: str) -> str:
     return f"tree:{tree_id}"
 
 
-def estimate_tree_seconds(run: VariantRun) -> float:
-    name = run.combination.name
-    features = 0 if name == "default" else name.count(",") + 1
-    services = len(services_for(run.combination.answers))
-    return TREE_SECONDS + FEATURE_SECONDS * features + SERVICE_SECONDS * services
-
-
 # ---- which combinations a tier holds -------------------------------------------------------------
 
 
 def quick_combinations(matrix: Matrix) -> list[Combination]:
-    """Default, all-features, minimal, and each feature value alone on top of the minimal."""
+    """Default, all-features, minimal, and each feature value alone on top of the minimal
+    (with what a constraint forces beside it, such as the service a feature needs)."""
     python = matrix.default_python
     minimal = matrix.minimal_answers()
-    wished: list[Mapping[str, Any]] = [matrix.defaults(), matrix.wished_all_features(), minimal]
+    found = [
+        matrix.closest(matrix.defaults(), python),
+        matrix.closest(matrix.wished_all_features(), python),
+        matrix.closest(minimal, python),
+    ]
     for question in matrix.axes:
         for value in matrix.axis_values(question):
             if value != minimal[question.name]:
-                wished.append({**minimal, question.name: value})
+                found.append(matrix.closest(minimal, python, fixed={question.name: value}))
     chosen: dict[str, Combination] = {}
-    for answers in wished:
-        combination = matrix.closest(answers, python)
+    for combination in found:
         if combination is not None:
             chosen.setdefault(combination.name, combination)
     return list(chosen.values())
@@ -227,10 +242,13 @@ def build_plan(
 
 
 def covering_requirements(matrix: Matrix, template_dir: Path) -> list[Requirement]:
-    """3-wise over the axes that change Python files, 2-wise over every axis and the Python,
-    and the full product of the axes that meet in one file (they share its lines)."""
+    """3-wise over the axes that change Python files; 2-wise over every axis and the Python;
+    and each pair of axes that meet in one file (they share its lines), on every Python."""
     axes = {q.name for q in matrix.axes}
-    by_file = questions_by_file(template_dir, matrix.questionnaire.names)
+    by_file = {
+        path: names & axes
+        for path, names in questions_by_file(template_dir, matrix.questionnaire.names).items()
+    }
     python_axes = sorted(
         {
             q
@@ -238,13 +256,14 @@ def covering_requirements(matrix: Matrix, template_dir: Path) -> list[Requiremen
             if is_python_relevant(rendered_name(path))
             for q in names
         }
-        & axes
     )
     requirements = [Requirement((*sorted(axes), PYTHON_QUESTION), 2)]
     if python_axes:
         requirements.append(Requirement(tuple(python_axes), 3))
-    meeting = sorted({tuple(sorted(names & axes)) for names in by_file.values()})
-    requirements += [Requirement(group, len(group)) for group in meeting if len(group) >= 3]
+    pairs = {
+        pair for names in by_file.values() for pair in itertools.combinations(sorted(names), 2)
+    }
+    requirements += [Requirement((*pair, PYTHON_QUESTION), 3) for pair in sorted(pairs)]
     return requirements
 
 
@@ -292,7 +311,7 @@ def _group(
     candidates: Sequence[Combination],
     digests: Mapping[str, str],
 ) -> Plan:
-    plan = Plan(tier, strategy)
+    plan = Plan(tier, strategy, matrix.minimal_answers(), matrix.default_python)
     # A tree's representative: a role holder if it has one, else its first combination.
     by_key: dict[str, list[Combination]] = {}
     for combination in candidates:

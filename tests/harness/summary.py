@@ -180,3 +180,39 @@ def write_summary(plan: Plan, reports: Sequence[Mapping[str, Any]], directory: P
     lines += ["", *footer(plan, reports)]
     lines.append(f"every combination: {directory / 'combinations.md'} (and .json)")
     return lines
+
+
+def merge(paths: Sequence[Path], directory: Path) -> list[str]:
+    """One summary from the shards' `combinations.json`, as Markdown (CI's last job)."""
+    from .plan import load_plan
+
+    shards = [json.loads(path.read_text(encoding="utf-8")) for path in paths]
+    if not shards:
+        raise SystemExit("no shard summaries given")
+    tier = shards[0]["plan"]["tier"]
+    plan = load_plan(tier)
+    if any(shard["plan"] != plan.to_json() for shard in shards):
+        raise SystemExit(
+            "a shard ran another plan than this checkout's: merge summaries of one run"
+        )
+    reports = [report for shard in shards for report in shard["reports"]]
+    write_summary(plan, reports, directory)
+    return (directory / "combinations.md").read_text(encoding="utf-8").splitlines()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import argparse
+    import tempfile
+
+    parser = argparse.ArgumentParser(prog="dev.py summary", description=merge.__doc__)
+    parser.add_argument("files", nargs="+", type=Path, help="the shards' combinations.json")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as directory:
+        lines = merge(args.files, Path(directory))
+    print("\n".join(lines))
+    failed = [line for line in lines if line.startswith("failed: ")]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
