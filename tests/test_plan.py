@@ -267,6 +267,30 @@ def test_shards_split_the_plan_exactly(eight_axes: tuple[Path, Matrix]) -> None:
         plan.shard(4, 3)
 
 
+def test_a_combination_that_fails_to_render_gets_a_tree_of_its_own(tmp_path: Path) -> None:
+    """Planning goes on past a broken render: the combination's own checks report it."""
+    write_tree(
+        tmp_path,
+        {
+            "copier.yml": "_envops:\n  undefined: jinja2.StrictUndefined\nproject_name:\n"
+            "  type: str\npython_version:\n  type: str\n  choices: ['3.12']\n"
+            "broken:\n  type: bool\n  default: false\n",
+            "app.py.jinja": "{% if broken %}{{ no_such_answer }}{% endif %}\n",
+        },
+    )
+    for argv in (
+        ["git", "init", "-q"],
+        ["git", "add", "-A"],
+        ["git", "-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-qm", "t"],
+    ):
+        assert run_command(argv, tmp_path).ok
+    matrix = matrix_of(tmp_path)
+    plan = plan_of(tmp_path, matrix, "full")
+    keys = {tree.id: tree.key for tree in plan.trees}
+    assert keys["broken@py3.12"] == "unrenderable:broken@py3.12"
+    assert not keys["default@py3.12"].startswith("unrenderable")
+
+
 # ---- the card's future axes: the plan's size and the full tier's time ----------------------------
 
 

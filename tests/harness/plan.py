@@ -381,10 +381,14 @@ def _digest_chunk(
         with TemplateSnapshot(Path(template)) as snapshot:
             for combination_id, data, services, python in chunk:
                 destination = scratch / "project"
-                snapshot.render(data, destination)
                 facts = {"python": python, "services": ",".join(services)}
-                found[combination_id] = python_tree_digest(destination, facts)[0]
-                shutil.rmtree(destination)
+                try:
+                    snapshot.render(data, destination)
+                    found[combination_id] = python_tree_digest(destination, facts)[0]
+                except Exception:  # a tree of its own, whose checks report the failure
+                    found[combination_id] = f"unrenderable:{combination_id}"
+                finally:
+                    shutil.rmtree(destination, ignore_errors=True)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return found
