@@ -48,7 +48,7 @@ PLANS_DIR = HARNESS_DIR / "plans"
 FULL_TIER_BUDGET_SECONDS = 45 * 60
 # The time model, from the full tier measured on this 2-core machine (docs/harness.md), used
 # before `.harness/durations.json` holds measured seconds per tree.
-STATIC_SECONDS = 0.35  # render, tree checks, ruff format and check, answers file
+STATIC_SECONDS = 0.2  # render, tree checks, ruff format and check, answers file
 TREE_SECONDS = 12.0  # uv sync, mypy and pytest of the minimal tree
 FEATURE_SECONDS = 10.0  # each feature on top of the minimal combination
 SERVICE_SECONDS = 4.0  # each real service its tests use
@@ -357,7 +357,7 @@ def digest_combinations(
     workers: int | None = None,
 ) -> dict[str, str]:
     """combination id -> Python tree key, rendering each in-process from a template snapshot
-    (spread over `workers` processes; about 15 renders a second each)."""
+    (spread over `workers` processes; about 16 renders a second each)."""
     workers = workers or min(os.cpu_count() or 1, max(1, len(combinations) // 20))
     datas = [
         (_combination_id(c), dict(c.data), sorted(services_for(c.answers)), c.python)

@@ -69,11 +69,11 @@ def render(
 class TemplateSnapshot:
     """One clone of the template's working tree, rendered many times in this process.
 
-    `render()` above clones the template and builds a Jinja environment for every project, so
-    a render costs about two seconds. A snapshot clones once, shares one Jinja environment
-    (it holds no answers: they are the render context) whose compiled strings it keeps, and
-    skips Copier's per-file `git config` probe of the destination, which is a no-op outside a
-    git repository. That makes a render about thirty times cheaper. It reaches into Copier's
+    `render()` above clones the template and builds a Jinja environment for every project: a
+    render costs 0.55 s on a quiet machine, 2 s on a busy one. A snapshot clones once, shares
+    one Jinja environment (it holds no answers: they are the render context) whose compiled
+    strings it keeps, and skips Copier's per-file `git config` probe of the destination, a
+    no-op outside a git repository. A render then costs about 60 ms. It reaches into Copier's
     `Worker` (pinned in pyproject.toml); `test_snapshot_renders_what_copier_renders` compares
     its output with `render()` byte for byte, so a Copier upgrade that breaks it fails there.
     """
