@@ -148,7 +148,7 @@ def test_a_failing_shell_step_is_named(tmp_path: Path) -> None:
 def _runs() -> list[object]:
     matrix = load_matrix()
     on_default = {c.name: c for c in matrix.valid if c.python == matrix.default_python}
-    runs = {name: VariantRun(on_default[name], (), quick=False) for name in VARIANTS}
+    runs = {name: VariantRun(on_default[name], ()) for name in VARIANTS}
     trees = {member: tree.id for tree in load_plan("full").trees for member in tree.members}
     return [
         pytest.param(

@@ -43,6 +43,10 @@ class Combination:
     def feature_answers(self) -> dict[str, Any]:
         return dict(self.features)
 
+    @property
+    def id(self) -> str:
+        return f"{self.name}@py{self.python}"
+
 
 @dataclass(frozen=True)
 class InvalidCombination:
@@ -63,7 +67,6 @@ class VariantRun:
 
     combination: Combination
     roles: tuple[str, ...]  # "default", "all-features" (on that interpreter)
-    quick: bool  # part of the quick tier
 
     @property
     def name(self) -> str:
@@ -75,7 +78,7 @@ class VariantRun:
 
     @property
     def id(self) -> str:
-        return f"{self.name}@py{self.python}"
+        return self.combination.id
 
 
 class Matrix:

@@ -85,7 +85,7 @@ class Planned:
 
     @property
     def id(self) -> str:
-        return f"{self.combination.name}@py{self.combination.python}"
+        return self.combination.id
 
 
 @dataclass
@@ -205,12 +205,8 @@ def _roles(matrix: Matrix, combination: Combination) -> tuple[str, ...]:
     return tuple(role for role, found in special if found == combination)
 
 
-def _run(matrix: Matrix, combination: Combination, quick: bool) -> VariantRun:
-    return VariantRun(combination, _roles(matrix, combination), quick=quick)
-
-
-def _combination_id(combination: Combination) -> str:
-    return f"{combination.name}@py{combination.python}"
+def _run(matrix: Matrix, combination: Combination) -> VariantRun:
+    return VariantRun(combination, _roles(matrix, combination))
 
 
 # ---- building a plan -----------------------------------------------------------------------------
@@ -315,17 +311,17 @@ def _group(
     # A tree's representative: a role holder if it has one, else its first combination.
     by_key: dict[str, list[Combination]] = {}
     for combination in candidates:
-        by_key.setdefault(digests[_combination_id(combination)], []).append(combination)
+        by_key.setdefault(digests[combination.id], []).append(combination)
     tree_of: dict[str, str] = {}
     for key, members in by_key.items():
         representative = max(members, key=lambda c: len(_roles(matrix, c)))
-        run = _run(matrix, representative, quick=tier == "quick")
-        ids = tuple(_combination_id(c) for c in members)
+        run = _run(matrix, representative)
+        ids = tuple(c.id for c in members)
         plan.trees.append(Tree(key, run, ids))
         tree_of.update(dict.fromkeys(ids, run.id))
     same_features = _same_features_on_default_python(matrix, tree_of)
     for combination in rendered:
-        combination_id = _combination_id(combination)
+        combination_id = combination.id
         if combination_id in tree_of:
             tree = tree_of[combination_id]
             relation = "ran it" if tree == combination_id else "identical tree"
@@ -343,8 +339,8 @@ def _same_features_on_default_python(matrix: Matrix, tree_of: Mapping[str, str])
     found = {}
     for combination in matrix.valid:
         twin = on_default.get(combination.features)
-        if twin is not None and _combination_id(twin) in tree_of:
-            found[_combination_id(combination)] = tree_of[_combination_id(twin)]
+        if twin is not None and twin.id in tree_of:
+            found[combination.id] = tree_of[twin.id]
     return found
 
 
@@ -359,10 +355,7 @@ def digest_combinations(
     """combination id -> Python tree key, rendering each in-process from a template snapshot
     (spread over `workers` processes; about 16 renders a second each)."""
     workers = workers or min(os.cpu_count() or 1, max(1, len(combinations) // 20))
-    datas = [
-        (_combination_id(c), dict(c.data), sorted(services_for(c.answers)), c.python)
-        for c in combinations
-    ]
+    datas = [(c.id, dict(c.data), sorted(services_for(c.answers)), c.python) for c in combinations]
     chunks = [datas[i::workers] for i in range(workers)]
     if workers == 1:
         results = [_digest_chunk(str(template), chunks[0])]
@@ -436,7 +429,7 @@ def load_plan(tier: str, strategy: str = "auto") -> Plan:
     cache_file = PLANS_DIR / f"digests-{template_fingerprint()}.json"
     with _locked(PLANS_DIR / "digests.lock"):
         known = _read_json(cache_file)
-        missing = [c for c in candidates if _combination_id(c) not in known]
+        missing = [c for c in candidates if c.id not in known]
         if missing:
             known.update(digest_combinations(missing))
             _write_json(cache_file, known)
