@@ -61,9 +61,14 @@ def ensure_uv() -> str:
     bin_dir = TOOLS_VENV / ("Scripts" if os.name == "nt" else "bin")
     uv = bin_dir / ("uv.exe" if os.name == "nt" else "uv")
     if not uv.exists():
-        print(f"uv not found: installing it into {TOOLS_VENV}", flush=True)
+        # stderr: the output of `plan --json` and `summary` is read by programs.
+        print(f"uv not found: installing it into {TOOLS_VENV}", file=sys.stderr, flush=True)
         venv.create(TOOLS_VENV, with_pip=True, clear=True)
-        subprocess.run([str(bin_dir / "python"), "-m", "pip", "install", "-q", "uv"], check=True)
+        subprocess.run(
+            [str(bin_dir / "python"), "-m", "pip", "install", "-q", "uv"],
+            check=True,
+            stdout=sys.stderr,
+        )
     return str(uv)
 
 

@@ -15,7 +15,13 @@ from harness.conditionals import (
     format_conditionals,
     load_budget,
 )
-from harness.plan import DURATIONS_FILE, STATIC_SECONDS, read_durations
+from harness.plan import (
+    DURATIONS_FILE,
+    FINGERPRINT_VARIABLE,
+    STATIC_SECONDS,
+    read_durations,
+    template_fingerprint,
+)
 from harness.progress import Progress
 from harness.python_checks import HARNESS_DIR, UV_CACHE_DIR
 from harness.questionnaire import Questionnaire
@@ -76,6 +82,8 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[SESSION_KEY] = workerinput["harness_session"]
     else:
         config.stash[SESSION_KEY] = time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
+        # Workers and child processes inherit it: they plan from this moment's template.
+        os.environ.setdefault(FINGERPRINT_VARIABLE, template_fingerprint())
         plan_of(config)  # the controller plans once; xdist workers read the cached digests
         config.pluginmanager.register(ProgressPlugin(config), "harness-progress")
 
@@ -95,12 +103,14 @@ def _marker_arg(item: pytest.Item, name: str) -> str | None:
 
 
 def _expected_seconds(item: pytest.Item, durations: dict[str, float]) -> float:
-    """Measured seconds of the item's check where known, else its marker's estimate."""
+    """Measured seconds of the item's check where the harness records them (its marker's
+    `duration_key`), else its marker's estimate."""
     marker = item.get_closest_marker("variant")
     if marker is None:
         return -1.0  # harness tests are fast: after every variant
     estimate = float(marker.kwargs.get("estimate", 0))
-    return durations.get(str(marker.kwargs.get("duration_key", marker.args[0])), estimate)
+    key = marker.kwargs.get("duration_key")
+    return durations.get(str(key), estimate) if key else estimate
 
 
 def _selected(item: pytest.Item, config: pytest.Config, shard_keys: set[str] | None) -> bool:
@@ -182,15 +192,15 @@ class ProgressPlugin:
 
     def _expect(self, nodeids: list[str]) -> None:
         durations = read_durations()
-        static = durations.get("static", STATIC_SECONDS)
-        expected: dict[str, dict[str, float]] = {"static": {}, "tree": {}}
         plan = plan_of(self.config)
+        trees = {tree.id: tree for tree in plan.trees}
+        expected: dict[str, dict[str, float]] = {"static": {}, "tree": {}}
         for nodeid in nodeids:
             test, _, check_id = nodeid.removesuffix("]").rpartition("::")[2].partition("[")
             if test == "test_combination":
-                expected["static"][check_id] = static
-            elif test == "test_tree":
-                expected["tree"][check_id] = plan.tree_seconds(plan.tree(check_id), durations)
+                expected["static"][check_id] = durations.get("static", STATIC_SECONDS)
+            elif test == "test_tree" and check_id in trees:
+                expected["tree"][check_id] = plan.tree_seconds(trees[check_id], durations)
         workers = int(getattr(self.config.option, "numprocesses", 0) or 1)
         self.progress = Progress(expected, workers)
 

@@ -149,22 +149,25 @@ def _runs() -> list[object]:
     matrix = load_matrix()
     on_default = {c.name: c for c in matrix.valid if c.python == matrix.default_python}
     runs = {name: VariantRun(on_default[name], ()) for name in VARIANTS}
-    trees = {member: tree.id for tree in load_plan("full").trees for member in tree.members}
+    # A guide goes with the shard of the tree that checks its combination's Python.
+    tree_of = {planned.id: planned.tree for planned in load_plan("full").combinations}
     return [
         pytest.param(
             runs[name],
             guide,
             id=f"{guide}-{name}",
             marks=[
-                pytest.mark.variant(
-                    runs[name].id, estimate=GUIDE_ESTIMATE, duration_key=f"{guide}:{name}"
-                ),
-                pytest.mark.plan_item(tree_item(trees[runs[name].id])),
+                pytest.mark.variant(runs[name].id, estimate=GUIDE_ESTIMATE),
+                *_shard_mark(tree_of[runs[name].id]),
             ],
         )
         for guide in GUIDES
         for name in VARIANTS
     ]
+
+
+def _shard_mark(tree: str | None) -> list[pytest.MarkDecorator]:
+    return [pytest.mark.plan_item(tree_item(tree))] if tree else []
 
 
 @dataclass(frozen=True)

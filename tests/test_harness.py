@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 from harness.commands import run_command, tail
+from harness.matrix import load_matrix
+from harness.plan import Planned
 from harness.python_checks import (
     config_problems,
     parse_pytest_output,
@@ -24,7 +26,7 @@ from harness.tree_checks import (
     whitespace_problems,
     write_tree,
 )
-from harness.variant import unavailable
+from harness.variant import HarnessContext, check_combination, unavailable
 
 pytestmark = pytest.mark.quick
 
@@ -207,3 +209,31 @@ def test_harness_code_is_clean(argv: list[str]) -> None:
     env = {**os.environ, "MYPYPATH": "tests"}
     result = run_command([sys.executable, *argv], REPO_ROOT, env, timeout=300)
     assert result.ok, result.describe()
+
+
+class _BrokenQuestionnaire:
+    """Stands in for the questionnaire: its answers file cannot be named."""
+
+    @property
+    def answers_file(self) -> str:
+        raise RuntimeError("the harness broke here")
+
+
+class _OneFileSnapshot:
+    def render(self, data: object, dst: Path) -> Path:
+        write_tree(dst, {"README.md": "# x\n"})
+        return dst
+
+
+def test_a_harness_error_is_a_failed_check_in_the_report(tmp_path: Path) -> None:
+    """An exception in the harness's own code must not lose the combination's report."""
+    matrix = load_matrix()
+    combination = matrix.valid[0]
+    context = HarnessContext(_BrokenQuestionnaire(), _OneFileSnapshot(), "s", "gw0")  # type: ignore[arg-type]
+    planned = Planned(combination, None, "no Python checks")
+
+    report = check_combination(planned, None, tmp_path / "project", context)
+
+    assert report.outcome == "failed"
+    harness_step = next(step for step in report.steps if step.name == "harness")
+    assert "the harness broke here" in harness_step.detail

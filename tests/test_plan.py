@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 from harness.commands import run_command
+from harness.covering import uncovered
 from harness.matrix import Matrix, load_matrix
 from harness.plan import (
     FULL_TIER_BUDGET_SECONDS,
@@ -235,12 +236,19 @@ def test_covering_array_strategy(eight_axes: tuple[Path, Matrix]) -> None:
     python_axes = {"database", "auth", "redis", "celery", "celery_broker", "websockets"}
     assert any(set(r.axes) == python_axes and r.strength == 3 for r in requirements)
     digests = digest_combinations(python_candidates(matrix, "full") + rows, template)
-    plan = build_plan(matrix, "full", digests, {"static": 1.0}, covering_rows=rows)
+    plan = build_plan(matrix, "full", digests, covering_rows=rows)
     assert plan.strategy == "distinct trees", "34 trees fit the budget: no covering array"
-    slow = {tree.id: FULL_TIER_BUDGET_SECONDS for tree in plan.trees}
-    plan = build_plan(matrix, "full", digests, slow, covering_rows=rows)
+    plan = build_plan(matrix, "full", digests, covering_rows=rows, budget_seconds=60)
     assert plan.strategy == "covering array"
     assert len(plan.trees) <= len(rows) < 34
+    candidates = [{**c.feature_answers, "python_version": c.python} for c in matrix.valid]
+    chosen = [{**c.feature_answers, "python_version": c.python} for c in rows]
+    assert uncovered(chosen, candidates, requirements) == set()
+    # A default-Python combination outside the array whose tree a row runs is no less checked.
+    ran = {member for tree in plan.trees for member in tree.members}
+    for planned in plan.combinations:
+        if planned.combination.python == "3.12" and planned.id not in ran:
+            assert planned.relation == "identical tree" or planned.tree is None
     for python in ("3.12", "3.13"):  # each interpreter still runs default and all-features
         roles = {
             role for tree in plan.trees if tree.run.python == python for role in tree.run.roles

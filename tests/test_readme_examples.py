@@ -16,8 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from harness.commands import run_command, tail
 from harness.interpreters import find_interpreter, find_uv
-from harness.matrix import load_matrix
-from harness.plan import Tree, tree_item
+from harness.plan import README_SECONDS, Planned, tree_item
 from harness.python_checks import TIMEOUTS, variant_env
 from harness.readme_examples import (
     Example,
@@ -111,43 +110,36 @@ def test_a_failing_request_fails_the_script(tmp_path: Path) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """One test per distinct tree on the default Python (the quick tier: default and
-    all-features only); a README that differs without the Python tree differing belongs to a
-    feature (docker, ci) whose own tests run its commands."""
-    if "tree" not in metafunc.fixturenames:
+    """One test per distinct (Python tree, README) of the default Python; the quick tier runs
+    those of the default and all-features trees."""
+    if "planned" not in metafunc.fixturenames:
         return
     plan = plan_of(metafunc.config)
-    default_python = load_matrix().default_python
-    trees = [
-        tree
-        for tree in plan.trees
-        if tree.run.python == default_python and (plan.tier != "quick" or tree.run.roles)
-    ]
     metafunc.parametrize(
-        "tree",
+        "planned",
         [
             pytest.param(
-                tree,
-                id=tree.id,
+                planned,
+                id=planned.id,
                 marks=[
-                    pytest.mark.variant(tree.id, estimate=40, duration_key=f"readme:{tree.id}"),
-                    pytest.mark.plan_item(tree_item(tree.id)),
+                    pytest.mark.variant(planned.id, estimate=README_SECONDS),
+                    pytest.mark.plan_item(tree_item(str(planned.tree))),
                     pytest.mark.quick,
                 ],
             )
-            for tree in trees
+            for planned in plan.readme_runs()
         ],
     )
 
 
-def test_readme_examples_run(tree: Tree, harness: HarnessContext, tmp_path: Path) -> None:
-    run = tree.run
-    services = services_for(run.combination.answers)
+def test_readme_examples_run(planned: Planned, harness: HarnessContext, tmp_path: Path) -> None:
+    run = planned.combination
+    services = services_for(run.answers)
     uv, interpreter = find_uv(), find_interpreter(run.python)
     problems = [p for p in (service_problem(s) for s in sorted(services)) if p]
     if uv is None or interpreter is None or problems:
         unavailable("; ".join(problems) or f"uv or CPython {run.python} is missing")
-    project = harness.snapshot.render(run.combination.data, tmp_path / "project")
+    project = harness.snapshot.render(run.data, tmp_path / "project")
     (tmp_path / "tmp").mkdir()
     env = variant_env(project, {"TMPDIR": str(tmp_path / "tmp"), **GIT_IDENTITY})
     env["PATH"] = os.pathsep.join([_bin_with_uv(uv, tmp_path / "bin"), env["PATH"]])
@@ -168,7 +160,7 @@ def test_readme_examples_run(tree: Tree, harness: HarnessContext, tmp_path: Path
     ):
         env.update({**service_vars, "DATABASE_URL": database_url})
         port = free_port()
-        command = [str(project / ".venv" / "bin" / run.combination.answers["project_slug"])]
+        command = [str(project / ".venv" / "bin" / run.answers["project_slug"])]
         with serving([*command, "serve", "--port", str(port)], project, env, port):
             result = run_script(script(examples, port), project, env)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import socket
 import threading
+import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -29,6 +30,9 @@ from harness.services import (
 from harness.variant import unavailable
 
 SAFE_TOKEN = re.compile(r"[A-Za-z0-9-]{1,40}")
+
+# Unique per run: two sessions on one broker or Redis must not collide either.
+SESSION = f"test-services-{uuid.uuid4().hex[:8]}"
 
 
 # ---- which variant needs which service -------------------------------------------------------
@@ -193,7 +197,7 @@ def test_rabbitmq_probe_reports_a_refused_login() -> None:
 
 def test_rabbitmq_vhost_exists_while_isolated_and_is_gone_after() -> None:
     _require("rabbitmq")
-    owner = isolation_owner("test-services", "main", "rabbitmq-vhost")
+    owner = isolation_owner(SESSION, "main", "rabbitmq-vhost")
     with isolated_services(frozenset({"rabbitmq"}), owner) as env:
         assert amqp_login_problem(env["RABBITMQ_URL"]) is None
     gone = amqp_login_problem(env["RABBITMQ_URL"])
@@ -203,7 +207,7 @@ def test_rabbitmq_vhost_exists_while_isolated_and_is_gone_after() -> None:
 
 def test_rabbitmq_vhost_is_gone_even_when_the_tests_fail() -> None:
     _require("rabbitmq")
-    owner = isolation_owner("test-services", "main", "rabbitmq-failure")
+    owner = isolation_owner(SESSION, "main", "rabbitmq-failure")
     with (
         pytest.raises(RuntimeError, match="the tests failed"),
         isolated_services(frozenset({"rabbitmq"}), owner) as env,
@@ -214,8 +218,8 @@ def test_rabbitmq_vhost_is_gone_even_when_the_tests_fail() -> None:
 
 def test_redis_keys_under_the_prefix_are_gone_after_and_others_survive() -> None:
     _require("redis")
-    owner = isolation_owner("test-services", "main", "redis-prefix")
-    outside = f"{isolation_owner('test-services', 'main', 'redis-outside')}:survivor"
+    owner = isolation_owner(SESSION, "main", "redis-prefix")
+    outside = f"{isolation_owner(SESSION, 'main', 'redis-outside')}:survivor"
     with redis_client() as redis:
         redis.command("SET", outside, "kept")
         try:
@@ -233,7 +237,7 @@ def test_redis_keys_under_the_prefix_are_gone_after_and_others_survive() -> None
 
 def test_redis_keys_are_gone_even_when_the_tests_fail() -> None:
     _require("redis")
-    owner = isolation_owner("test-services", "main", "redis-failure")
+    owner = isolation_owner(SESSION, "main", "redis-failure")
     key = service_env(frozenset({"redis"}), owner)["REDIS_KEY_PREFIX"] + "key"
     with redis_client() as redis:
         redis.command("SET", key, "value")

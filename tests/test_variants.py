@@ -45,7 +45,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
                             planned.id, estimate=STATIC_SECONDS, duration_key="static"
                         ),
                         pytest.mark.plan_item(static_item(planned.id)),
-                        pytest.mark.harness_check("static", planned.id),
                         pytest.mark.quick,
                     ],
                 )
@@ -60,9 +59,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
                     tree,
                     id=tree.id,
                     marks=[
-                        pytest.mark.variant(tree.id, estimate=plan.tree_seconds(tree, {})),
+                        pytest.mark.variant(
+                            tree.id, estimate=plan.tree_seconds(tree, {}), duration_key=tree.id
+                        ),
                         pytest.mark.plan_item(tree_item(tree.id)),
-                        pytest.mark.harness_check("tree", tree.id),
                         pytest.mark.quick,
                     ],
                 )

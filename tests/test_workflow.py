@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,35 @@ def test_workflow_has_every_service_and_python_the_harness_may_need() -> None:
     )
     listed = str(setup["with"]["python-version"]).split()
     assert sorted(listed) == sorted(load_matrix().pythons)
+    assert listed[-1] == load_matrix().default_python, "setup-python makes the last the default"
+
+
+# Contexts GitHub allows where the workflow uses expressions outside steps (its docs' table).
+ALLOWED_CONTEXTS = {
+    "workflow env": {"github", "secrets", "inputs", "vars"},
+    "job env": {"github", "needs", "strategy", "matrix", "vars", "secrets", "inputs"},
+    "strategy": {"github", "needs", "vars", "inputs"},
+}
+
+
+@pytest.mark.quick
+def test_workflow_expressions_use_only_contexts_available_there() -> None:
+    """The schema cannot see this; GitHub refuses the file at load time ("Unrecognized
+    named-value: 'job'")."""
+    workflow = _workflow()
+    places: list[tuple[str, object]] = [("workflow env", workflow.get("env", {}))]
+    for job in workflow["jobs"].values():
+        places += [("job env", job.get("env", {})), ("strategy", job.get("strategy", {}))]
+    misplaced = [
+        f"{place}: {name}"
+        for place, value in places
+        for expression in re.findall(r"\$\{\{(.*?)\}\}", json.dumps(value))
+        for name in re.findall(r"(?<![\w.])([A-Za-z_]\w*)\.", expression)
+        if name not in ALLOWED_CONTEXTS[place]
+    ]
+    assert misplaced == []
+    # The rule the test enforces: the `job` context in a job's env is refused.
+    assert re.findall(r"(?<![\w.])([A-Za-z_]\w*)\.", " job.services.rabbitmq.id") == ["job"]
 
 
 @pytest.mark.quick
@@ -114,3 +144,10 @@ def test_summaries_of_the_shards_merge_into_one(tmp_path: Path) -> None:
     lines = merge([shard(first.id, "passed"), shard(second.id, "failed")], tmp_path / "out")
     assert f"failed: tree {second.id}" in lines
     assert any(line.startswith(f"| {first.run.name}") and "passed" in line for line in lines)
+
+    other = tmp_path / "other.json"
+    other.write_text(
+        json.dumps({"plan": {**plan.to_json(), "tier": "full", "trees": []}, "reports": []})
+    )
+    with pytest.raises(SystemExit, match="another plan"):
+        merge([other], tmp_path / "out")

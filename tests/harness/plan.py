@@ -25,6 +25,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -54,8 +55,12 @@ FEATURE_SECONDS = 10.0  # each feature on top of the minimal combination
 SERVICE_SECONDS = 4.0  # each real service its tests use
 README_SECONDS = 20.0  # the README examples of each tree on the default Python
 OTHER_SECONDS = 240.0  # the harness's own tests, the domain guides, update and answer changes
+QUICK_OTHER_SECONDS = 50.0  # the harness's own quick tests
 # The plan's own inputs: the template, and the code that decides what a tree is.
-PLAN_INPUTS = ("copier.yml", "template", "includes", "tests/harness")
+PLAN_INPUTS = ("copier.yml", "template", "includes", "tests/harness", "uv.lock")
+# Set by the controller: its workers and child processes plan from the same digests.
+FINGERPRINT_VARIABLE = "HARNESS_PLAN_FINGERPRINT"
+README = "README.md"
 
 
 @dataclass(frozen=True)
@@ -96,9 +101,25 @@ class Plan:
     default_python: str = ""
     combinations: list[Planned] = field(default_factory=list)
     trees: list[Tree] = field(default_factory=list)
+    readmes: Mapping[str, str] = field(default_factory=dict)  # combination id -> README digest
 
     def tree(self, tree_id: str) -> Tree:
         return next(tree for tree in self.trees if tree.id == tree_id)
+
+    def readme_runs(self) -> list[Planned]:
+        """One combination per distinct (Python tree, README) of the default Python: the
+        combinations whose README examples run (the quick tier: default and all-features)."""
+        chosen: dict[tuple[str, str], Planned] = {}
+        representatives = {tree.id for tree in self.trees}
+        for planned in self.combinations:
+            if planned.combination.python != self.default_python or planned.tree is None:
+                continue
+            if self.tier == "quick" and not self.tree(planned.tree).run.roles:
+                continue
+            key = (planned.tree, self.readmes.get(planned.id, ""))
+            if key not in chosen or planned.id in representatives:
+                chosen[key] = planned
+        return list(chosen.values())
 
     def tree_seconds(self, tree: Tree, durations: Mapping[str, float]) -> float:
         """Measured seconds of the tree's Python checks, else the model's."""
@@ -113,18 +134,24 @@ class Plan:
         """Wall seconds of the whole run on `workers` cores, by the time model."""
         static = len(self.combinations) * durations.get("static", STATIC_SECONDS)
         trees = sum(self.tree_seconds(tree, durations) for tree in self.trees)
-        readmes = README_SECONDS * sum(1 for t in self.trees if t.run.python == self.default_python)
-        return (static + trees + readmes + OTHER_SECONDS) / max(1, workers)
+        readmes = README_SECONDS * len(self.readme_runs())
+        other = QUICK_OTHER_SECONDS if self.tier == "quick" else OTHER_SECONDS
+        return (static + trees + readmes + other) / max(1, workers)
 
     def shard(self, index: int, count: int) -> set[str]:
         """The item keys of shard `index` (1-based) of `count`: trees spread by expected time
-        (longest first, each to the least loaded shard), combinations round robin. The model's
-        seconds, not this machine's measurements: every machine must split alike."""
+        (longest first, each to the least loaded shard; shard 1 also runs the tests outside
+        the plan, and a tree's README examples go with it), combinations round robin. The
+        model's seconds, not this machine's measurements: every machine must split alike."""
         if not 1 <= index <= count:
             raise ValueError(f"shard {index}/{count}: the index must be between 1 and {count}")
-        loads = [0.0] * count
+        loads = [OTHER_SECONDS] + [0.0] * (count - 1)
         owner: dict[str, int] = {}
-        seconds = {tree.id: self.tree_seconds(tree, {}) for tree in self.trees}
+        readmes = Counter(planned.tree for planned in self.readme_runs())
+        seconds = {
+            tree.id: self.tree_seconds(tree, {}) + README_SECONDS * readmes[tree.id]
+            for tree in self.trees
+        }
         for tree in sorted(self.trees, key=lambda t: (-seconds[t.id], t.id)):
             slot = loads.index(min(loads))
             loads[slot] += seconds[tree.id]
@@ -162,6 +189,11 @@ class Plan:
                 for t in self.trees
             ],
         }
+
+
+def readme_key(combination_id: str) -> str:
+    """Where the digests keep a combination's README digest, beside its tree key."""
+    return f"readme:{combination_id}"
 
 
 def static_item(combination_id: str) -> str:
@@ -205,10 +237,6 @@ def _roles(matrix: Matrix, combination: Combination) -> tuple[str, ...]:
     return tuple(role for role, found in special if found == combination)
 
 
-def _run(matrix: Matrix, combination: Combination) -> VariantRun:
-    return VariantRun(combination, _roles(matrix, combination))
-
-
 # ---- building a plan -----------------------------------------------------------------------------
 
 
@@ -216,12 +244,13 @@ def build_plan(
     matrix: Matrix,
     tier: str,
     digests: Mapping[str, str],
-    durations: Mapping[str, float] | None = None,
     covering_rows: Sequence[Combination] | None = None,
+    budget_seconds: float = FULL_TIER_BUDGET_SECONDS,
 ) -> Plan:
     """The plan of `tier`, given the tree digest of every combination that may run Python
     (`digests`: combination id -> key, from `digest_combinations`). With `covering_rows`, the
-    full tier runs the trees of those rows when the distinct trees would exceed the budget."""
+    full tier runs the trees of those rows when the model says the distinct trees would exceed
+    the budget (the model, not this machine's timings: every machine must plan alike)."""
     if tier not in TIERS:
         raise ValueError(f"unknown tier {tier!r}: one of {', '.join(TIERS)}")
     if tier == "quick":
@@ -231,7 +260,7 @@ def build_plan(
         rendered = list(matrix.valid)
         candidates = python_candidates(matrix, tier)
     plan = _group(matrix, tier, "distinct trees", rendered, candidates, digests)
-    over_budget = plan.estimated_seconds(durations or {}) > FULL_TIER_BUDGET_SECONDS
+    over_budget = plan.estimated_seconds({}) > budget_seconds
     if tier == "full" and covering_rows is not None and over_budget:
         plan = _group(matrix, tier, "covering array", rendered, covering_rows, digests)
     return plan
@@ -307,40 +336,44 @@ def _group(
     candidates: Sequence[Combination],
     digests: Mapping[str, str],
 ) -> Plan:
-    plan = Plan(tier, strategy, matrix.minimal_answers(), matrix.default_python)
-    # A tree's representative: a role holder if it has one, else its first combination.
+    readmes = {c.id: digests[readme_key(c.id)] for c in rendered if readme_key(c.id) in digests}
+    plan = Plan(tier, strategy, matrix.minimal_answers(), matrix.default_python, readmes=readmes)
     by_key: dict[str, list[Combination]] = {}
     for combination in candidates:
         by_key.setdefault(digests[combination.id], []).append(combination)
-    tree_of: dict[str, str] = {}
+    tree_of_key: dict[str, str] = {}
     for key, members in by_key.items():
+        # The representative holds a role if one does; the tree holds every member's roles.
         representative = max(members, key=lambda c: len(_roles(matrix, c)))
-        run = _run(matrix, representative)
-        ids = tuple(c.id for c in members)
-        plan.trees.append(Tree(key, run, ids))
-        tree_of.update(dict.fromkeys(ids, run.id))
-    same_features = _same_features_on_default_python(matrix, tree_of)
+        roles = tuple(dict.fromkeys(role for c in members for role in _roles(matrix, c)))
+        run = VariantRun(representative, roles)
+        plan.trees.append(Tree(key, run, tuple(c.id for c in members)))
+        tree_of_key[key] = run.id
+    same_features = _same_features_on_default_python(matrix, by_key, tree_of_key)
     for combination in rendered:
-        combination_id = combination.id
-        if combination_id in tree_of:
-            tree = tree_of[combination_id]
-            relation = "ran it" if tree == combination_id else "identical tree"
-        elif combination_id in same_features:
-            tree, relation = same_features[combination_id], "same features, default Python"
+        key = digests.get(combination.id, "")
+        if key in tree_of_key:
+            tree = tree_of_key[key]
+            relation = "ran it" if tree == combination.id else "identical tree"
+        elif combination.id in same_features:
+            tree, relation = same_features[combination.id], "same features, default Python"
         else:
             tree, relation = None, f"no Python checks ({strategy})"
         plan.combinations.append(Planned(combination, tree, relation))
     return plan
 
 
-def _same_features_on_default_python(matrix: Matrix, tree_of: Mapping[str, str]) -> dict[str, str]:
+def _same_features_on_default_python(
+    matrix: Matrix, by_key: Mapping[str, list[Combination]], tree_of_key: Mapping[str, str]
+) -> dict[str, str]:
     """Combinations on another Python whose features' tree runs on the default Python."""
+    ran = {c.id: tree_of_key[key] for key, members in by_key.items() for c in members}
     on_default = {c.features: c for c in matrix.valid if c.python == matrix.default_python}
     found = {}
     for combination in matrix.valid:
         twin = on_default.get(combination.features)
-        if twin is not None and twin.id in tree_of:
-            found[combination.id] = tree_of[twin.id]
+        if twin is not None and twin.id in ran:
+            found[combination.id] = ran[twin.id]
     return found
 
 
@@ -378,6 +411,8 @@ def _digest_chunk(
                 try:
                     snapshot.render(data, destination)
                     found[combination_id] = python_tree_digest(destination, facts)[0]
+                    readme = hashlib.sha256((destination / README).read_bytes())
+                    found[readme_key(combination_id)] = readme.hexdigest()[:16]
                 except Exception:  # a tree of its own, whose checks report the failure
                     found[combination_id] = f"unrenderable:{combination_id}"
                 finally:
@@ -417,6 +452,8 @@ def _locked(path: Path) -> Iterator[None]:
 def load_plan(tier: str, strategy: str = "auto") -> Plan:
     """This repository's plan for `tier`; digests are cached per template fingerprint, so the
     xdist workers and later sessions reuse them (the first caller computes, under a lock).
+    The controller pins the fingerprint in the environment, so its workers plan alike even if
+    the template changes meanwhile (their renders then fail the tree-key check).
     `strategy` picks the full tier's: distinct trees, a covering array, or by the budget."""
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}: one of {', '.join(STRATEGIES)}")
@@ -426,17 +463,19 @@ def load_plan(tier: str, strategy: str = "auto") -> Plan:
         covering_rows(matrix, template_dir) if tier == "full" and strategy != "distinct" else None
     )
     candidates = python_candidates(matrix, tier) + (rows or [])
-    cache_file = PLANS_DIR / f"digests-{template_fingerprint()}.json"
+    fingerprint = os.environ.get(FINGERPRINT_VARIABLE) or template_fingerprint()
+    cache_file = PLANS_DIR / f"digests-{fingerprint}.json"
     with _locked(PLANS_DIR / "digests.lock"):
         known = _read_json(cache_file)
         missing = [c for c in candidates if c.id not in known]
         if missing:
             known.update(digest_combinations(missing))
-            _write_json(cache_file, known)
+            # A failed render is planned, not kept: the next run tries it again.
+            _write_json(cache_file, {k: v for k, v in known.items() if ":" not in v})
             _prune(PLANS_DIR, keep=cache_file)
     if strategy == "covering" and rows is not None:
         return _group(matrix, tier, "covering array", list(matrix.valid), rows, known)
-    return build_plan(matrix, tier, known, read_durations(), rows)
+    return build_plan(matrix, tier, known, rows)
 
 
 def _read_json(path: Path) -> dict[str, Any]:

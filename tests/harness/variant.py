@@ -221,6 +221,8 @@ def check_combination(
             _tree_steps(combination.recorded, destination, context.questionnaire, report)
             if expected_key is not None:
                 report.add("tree-key", _key_problems(destination, planned, expected_key))
+    except Exception:  # the harness itself broke: a failed check, kept in the summary
+        report.add("harness", [traceback.format_exc()])
     finally:
         _finish(report, start, STATIC_CHECKS)
     return report
@@ -247,6 +249,8 @@ def check_tree(tree: Tree, base: Path, context: HarnessContext) -> TreeReport:
             planned = Planned(run.combination, tree.id, "ran it")
             report.add("tree-key", _key_problems(destination, planned, tree.key))
             _python_steps(run, destination, context, report, base / "tmp")
+    except Exception:  # e.g. a service's corner could not be made: a failed check
+        report.add("harness", [traceback.format_exc()])
     finally:
         _finish(report, start, TREE_CHECKS)
     return report
