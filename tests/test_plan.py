@@ -30,6 +30,7 @@ from harness.plan import (
     load_plan,
     python_candidates,
     quick_combinations,
+    readme_digest,
 )
 from harness.progress import Progress
 from harness.questionnaire import Questionnaire
@@ -434,3 +435,15 @@ def test_summary_groups_by_tree_and_writes_every_combination(
     assert by_id["no-auth,docker@py3.12"]["Python checks by"] == "no-auth@py3.12"
     assert by_id["no-auth,docker@py3.12"]["static checks"].startswith("FAILED ruff-check")
     assert "| no-auth,docker@py3.12 |" in (tmp_path / "combinations.md").read_text()
+
+
+def test_readme_digest_follows_only_what_the_examples_test_runs(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text("# A\n\nProse.\n\n```sh\necho one\n```\n")
+    first = readme_digest(readme)
+    readme.write_text(
+        "# A\n\nOther prose.\n\n<!-- not run: why -->\n```sh\nserve\n```\n\n```sh\necho one\n```\n"
+    )
+    assert readme_digest(readme) == first
+    readme.write_text("# A\n\n```sh\necho two\n```\n")
+    assert readme_digest(readme) != first

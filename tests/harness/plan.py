@@ -38,6 +38,7 @@ from .covering import Requirement, covering_array
 from .matrix import PYTHON_QUESTION, Combination, Matrix, VariantRun, load_matrix
 from .python_checks import HARNESS_DIR, is_python_relevant, python_tree_digest
 from .questionnaire import REPO_ROOT
+from .readme_examples import ReadmeMarkupError, extract_examples
 from .render import TemplateSnapshot
 from .services import services_for
 from .tree_checks import iter_files
@@ -189,6 +190,19 @@ class Plan:
                 for t in self.trees
             ],
         }
+
+
+def readme_digest(readme: Path) -> str:
+    """A hash of what the README examples test would run: its runnable shell blocks. Prose,
+    and blocks marked not to run, change nothing that test checks."""
+    if not readme.is_file():
+        return ""
+    text = readme.read_text(encoding="utf-8")
+    try:
+        runnable = "\0".join(e.code for e in extract_examples(text) if e.runs)
+    except ReadmeMarkupError:  # its test reports the markup; give it a run of its own
+        runnable = text
+    return hashlib.sha256(runnable.encode()).hexdigest()[:16]
 
 
 def readme_key(combination_id: str) -> str:
@@ -411,8 +425,7 @@ def _digest_chunk(
                 try:
                     snapshot.render(data, destination)
                     found[combination_id] = python_tree_digest(destination, facts)[0]
-                    readme = hashlib.sha256((destination / README).read_bytes())
-                    found[readme_key(combination_id)] = readme.hexdigest()[:16]
+                    found[readme_key(combination_id)] = readme_digest(destination / README)
                 except Exception:  # a tree of its own, whose checks report the failure
                     found[combination_id] = f"unrenderable:{combination_id}"
                 finally:
