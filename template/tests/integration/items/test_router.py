@@ -7,6 +7,8 @@ from httpx import AsyncClient
 
 ITEMS = "/api/v1/items"
 PROBLEM = "application/problem+json"
+# Writes need If-Match; these tests are about the write itself (the tags have test_conditional.py).
+ANY_VERSION = {"If-Match": "*"}
 
 
 def parse_time(value: str) -> datetime:
@@ -210,7 +212,9 @@ async def test_list_filters_by_name_and_price(client: AsyncClient) -> None:
 async def test_put_replaces_every_field(client: AsyncClient) -> None:
     item = await create(client, description="Old", quantity=4)
 
-    response = await client.put(f"{ITEMS}/{item['id']}", json={"name": "Mug", "price": "3"})
+    response = await client.put(
+        f"{ITEMS}/{item['id']}", json={"name": "Mug", "price": "3"}, headers=ANY_VERSION
+    )
 
     assert response.status_code == 200
     replaced = response.json()
@@ -221,7 +225,9 @@ async def test_put_replaces_every_field(client: AsyncClient) -> None:
 
 
 async def test_put_a_missing_item_is_not_found(client: AsyncClient) -> None:
-    response = await client.put(f"{ITEMS}/4242", json={"name": "Mug", "price": "3"})
+    response = await client.put(
+        f"{ITEMS}/4242", json={"name": "Mug", "price": "3"}, headers=ANY_VERSION
+    )
 
     assert response.status_code == 404
 
@@ -230,7 +236,9 @@ async def test_put_a_taken_name_is_a_conflict(client: AsyncClient) -> None:
     await create(client, name="Mug")
     item = await create(client, name="Cup")
 
-    response = await client.put(f"{ITEMS}/{item['id']}", json={"name": "Mug", "price": "3"})
+    response = await client.put(
+        f"{ITEMS}/{item['id']}", json={"name": "Mug", "price": "3"}, headers=ANY_VERSION
+    )
 
     assert response.status_code == 409
     assert (await client.get(f"{ITEMS}/{item['id']}")).json()["name"] == "Cup"
@@ -239,7 +247,9 @@ async def test_put_a_taken_name_is_a_conflict(client: AsyncClient) -> None:
 async def test_patch_changes_only_the_fields_sent(client: AsyncClient) -> None:
     item = await create(client, description="Porcelain", quantity=4)
 
-    response = await client.patch(f"{ITEMS}/{item['id']}", json={"quantity": 5})
+    response = await client.patch(
+        f"{ITEMS}/{item['id']}", json={"quantity": 5}, headers=ANY_VERSION
+    )
 
     assert response.status_code == 200
     patched = response.json()
@@ -251,7 +261,9 @@ async def test_patch_changes_only_the_fields_sent(client: AsyncClient) -> None:
 async def test_patch_may_clear_the_description(client: AsyncClient) -> None:
     item = await create(client, description="Porcelain")
 
-    response = await client.patch(f"{ITEMS}/{item['id']}", json={"description": None})
+    response = await client.patch(
+        f"{ITEMS}/{item['id']}", json={"description": None}, headers=ANY_VERSION
+    )
 
     assert response.json()["description"] is None
 
@@ -259,7 +271,7 @@ async def test_patch_may_clear_the_description(client: AsyncClient) -> None:
 async def test_patch_with_nothing_to_change_returns_the_item(client: AsyncClient) -> None:
     item = await create(client)
 
-    response = await client.patch(f"{ITEMS}/{item['id']}", json={})
+    response = await client.patch(f"{ITEMS}/{item['id']}", json={}, headers=ANY_VERSION)
 
     assert response.status_code == 200
     assert response.json() == item
@@ -267,7 +279,7 @@ async def test_patch_with_nothing_to_change_returns_the_item(client: AsyncClient
 
 @pytest.mark.parametrize("body", [{}, {"quantity": 1}])
 async def test_patch_a_missing_item_is_not_found(client: AsyncClient, body: Any) -> None:
-    response = await client.patch(f"{ITEMS}/4242", json=body)
+    response = await client.patch(f"{ITEMS}/4242", json=body, headers=ANY_VERSION)
 
     assert response.status_code == 404
 
@@ -275,7 +287,7 @@ async def test_patch_a_missing_item_is_not_found(client: AsyncClient, body: Any)
 async def test_patch_rejects_null_for_required_fields(client: AsyncClient) -> None:
     item = await create(client)
 
-    response = await client.patch(f"{ITEMS}/{item['id']}", json={"name": None})
+    response = await client.patch(f"{ITEMS}/{item['id']}", json={"name": None}, headers=ANY_VERSION)
 
     assert response.status_code == 422
     assert response.json()["errors"][0]["loc"] == ["body", "name"]
@@ -285,7 +297,9 @@ async def test_patch_a_taken_name_is_a_conflict(client: AsyncClient) -> None:
     await create(client, name="Mug")
     item = await create(client, name="Cup")
 
-    response = await client.patch(f"{ITEMS}/{item['id']}", json={"name": "Mug"})
+    response = await client.patch(
+        f"{ITEMS}/{item['id']}", json={"name": "Mug"}, headers=ANY_VERSION
+    )
 
     assert response.status_code == 409
 
@@ -293,9 +307,9 @@ async def test_patch_a_taken_name_is_a_conflict(client: AsyncClient) -> None:
 async def test_delete_removes_the_item(client: AsyncClient) -> None:
     item = await create(client)
 
-    response = await client.delete(f"{ITEMS}/{item['id']}")
+    response = await client.delete(f"{ITEMS}/{item['id']}", headers=ANY_VERSION)
 
     assert response.status_code == 204
     assert response.content == b""
     assert (await client.get(f"{ITEMS}/{item['id']}")).status_code == 404
-    assert (await client.delete(f"{ITEMS}/{item['id']}")).status_code == 404
+    assert (await client.delete(f"{ITEMS}/{item['id']}", headers=ANY_VERSION)).status_code == 404
