@@ -15,7 +15,8 @@ from redis.exceptions import RedisError
 logger = logging.getLogger(__name__)
 
 EPOCH = "epoch"
-# A generation outlives the entries made under it; a lost one only makes the cache cold.
+# A generation outlives the entries made under it; one that expires only makes its entries
+# cold. The epoch does not expire: it would make all of them cold at once.
 GENERATION_TTL_FACTOR = 4
 
 
@@ -101,13 +102,14 @@ class ResponseCache:
         and fill nothing)."""
         if not await self._usable():
             return None
-        generations = [f"{self.prefix}gen:{name}" for name in (EPOCH, *key.generations)]
-        fresh = [new_token() for _ in generations]
+        names = (EPOCH, *key.generations)
+        fresh = [new_token() for _ in names]
         try:
             async with self.redis.pipeline(transaction=False) as pipeline:
-                for generation, token in zip(generations, fresh, strict=True):
+                for name, token in zip(names, fresh, strict=True):
                     # The current token, or this fresh one if there was none (NX: only then).
-                    pipeline.set(generation, token, nx=True, get=True, ex=self._generation_ttl)
+                    generation = self._generation_key(name)
+                    pipeline.set(generation, token, nx=True, get=True, ex=self._ttl_of(name))
                 replies = await pipeline.execute()
             tokens = [
                 current.decode() if current is not None else token
@@ -176,7 +178,7 @@ class ResponseCache:
     async def _retire(self, names: Sequence[str]) -> None:
         async with self.redis.pipeline(transaction=False) as pipeline:
             for name in names:
-                pipeline.set(f"{self.prefix}gen:{name}", new_token(), ex=self._generation_ttl)
+                pipeline.set(self._generation_key(name), new_token(), ex=self._ttl_of(name))
             await pipeline.execute()
 
     def _unavailable(self) -> bool:
@@ -198,9 +200,11 @@ class ResponseCache:
             logger.info("Redis answers again; the cache is back")
             self._unavailable_until = None
 
-    @property
-    def _generation_ttl(self) -> int:
-        return self.ttl * GENERATION_TTL_FACTOR
+    def _generation_key(self, name: str) -> str:
+        return f"{self.prefix}gen:{name}"
+
+    def _ttl_of(self, generation: str) -> int | None:
+        return None if generation == EPOCH else self.ttl * GENERATION_TTL_FACTOR
 
     def _entry_key(self, key: CacheKey, tokens: Sequence[str]) -> str:
         # Hashed: a variant may be long (filters), and keys should stay short.
