@@ -16,8 +16,10 @@ logger = logging.getLogger(__name__)
 
 EPOCH = "epoch"
 # A generation outlives the entries made under it; one that expires only makes its entries
-# cold. The epoch does not expire: it would make all of them cold at once.
+# cold. The epoch, whose expiry makes all of them cold at once, lives a week: rare enough, and
+# a prefix no longer used still leaves nothing behind.
 GENERATION_TTL_FACTOR = 4
+EPOCH_TTL_SECONDS = 7 * 24 * 3600
 
 
 def new_token() -> str:
@@ -203,8 +205,8 @@ class ResponseCache:
     def _generation_key(self, name: str) -> str:
         return f"{self.prefix}gen:{name}"
 
-    def _ttl_of(self, generation: str) -> int | None:
-        return None if generation == EPOCH else self.ttl * GENERATION_TTL_FACTOR
+    def _ttl_of(self, generation: str) -> int:
+        return EPOCH_TTL_SECONDS if generation == EPOCH else self.ttl * GENERATION_TTL_FACTOR
 
     def _entry_key(self, key: CacheKey, tokens: Sequence[str]) -> str:
         # Hashed: a variant may be long (filters), and keys should stay short.
