@@ -2,9 +2,9 @@
 
 "Removing the example domain" and "Adding a domain" are step lists a machine can follow (see
 `harness/guides.py`). Each guide is followed on the default variant (SQLite, auth), on no-auth
-and on database=postgresql, then: ruff format and check, the Python checks (config, uv sync,
-mypy, pytest) and `migrate` on a fresh database. The first tests check the follower itself on a
-small README.
+and on database=postgresql,redis (every feature), then: ruff format and check, the Python checks
+(config, uv sync, mypy, pytest) and `migrate` on a fresh database. The first tests check the
+follower itself on a small README.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ GUIDES = {
     "remove-items": "Removing the example domain",
     "add-products": "Adding a domain",
 }
-VARIANTS = ("default", "no-auth", "database=postgresql")  # on the default Python
+VARIANTS = ("default", "no-auth", "database=postgresql,redis")  # on the default Python
 GUIDE_ESTIMATE = 90.0  # seconds, for the slowest-first order (`--variant` selects them too)
 
 # ---- the follower, on a README made here ------------------------------------------------------
