@@ -95,7 +95,11 @@ ENDPOINT_TARGETS = {
     "items_list_page1": 0.15,
     "items_list_deep": 0.15,
     "items_get": 0.20,
+    "items_list_page1_cached": 0.35,
 }
+# With Redis, these rows are served by the instance with the response cache on; every other
+# item row by a second instance of the same render with `CACHE_ENABLED=false`.
+CACHED_ROWS = frozenset({"items_list_page1_cached", "items_get_cached", "items_get_304"})
 # A server must beat uvicorn by this much on item get before it is recommended.
 NOISE = 0.10
 # Seconds, lower is better.
@@ -255,6 +259,21 @@ def request(
     finally:
         if own:
             connection.close()
+
+
+def etag_of(port: int, path: str, headers: Mapping[str, str]) -> str:
+    """The ETag of the answer to `GET path`."""
+    connection = http.client.HTTPConnection(HOST, port, timeout=10.0)
+    try:
+        connection.request("GET", path, headers=dict(headers))
+        response = connection.getresponse()
+        response.read()
+        tag = response.getheader("ETag")
+    finally:
+        connection.close()
+    if response.status != 200 or not tag:
+        raise BenchError(f"GET {path} answered {response.status} with ETag {tag!r}")
+    return tag
 
 
 def get_json(port: int, path: str, headers: Mapping[str, str] | None = None) -> Any:
@@ -583,6 +602,9 @@ class Bench:
         self.credentials: tuple[str, str] | None = None
         self.startup_samples: list[float] = []
         self.item_id = 0
+        self.item_etag = ""
+        self.caches = False  # the variant has the Redis response cache
+        self.cache_off: dict[str, str] = {}  # the settings of the instance without it
         self.database_url = ""
         self.database_name = ""
         self.service_settings: dict[str, str] = {}  # this run's corner of Redis, RabbitMQ...
@@ -730,6 +752,14 @@ class Bench:
         names = re.findall(r"^\s*#?\s*([A-Z][A-Z0-9_]*)=", example.read_text(), re.MULTILINE)
         return list(dict.fromkeys(names))
 
+    def cache_off_settings(self) -> dict[str, str]:
+        """The settings that turn the response cache off, if the render has that switch (a
+        revision before `CACHE_ENABLED` caches every read: its uncached rows are not)."""
+        if "CACHE_ENABLED" in self.documented_settings():
+            return {"CACHE_ENABLED": "false"}
+        self.note("this render has no CACHE_ENABLED: its uncached rows are served from the cache")
+        return {}
+
     def discover_secrets(self) -> dict[str, str]:
         """Secrets documented in .env.example (SECRET_KEY, say) get a random value, so that
         production mode, which refuses the development defaults, starts."""
@@ -818,10 +848,15 @@ class Bench:
         env = self.env({"PYTHONPATH": str(APPS_DIR)})
         return Server(f"bare-{kind}-{server}", argv, APPS_DIR, env, port, self.logs)
 
-    def app_server(self, server: str = "uvicorn", wrap: Sequence[str] = ()) -> Server:
+    def app_server(
+        self, server: str = "uvicorn", wrap: Sequence[str] = (), *, cached: bool = False
+    ) -> Server:
+        """The app under `server`; with Redis, its response cache on only when `cached`."""
         port = free_port()
         argv = [*wrap, *self.server_argv(server, self.app_spec, True, port)]
-        return Server(f"app-{server}", argv, self.project, self.app_env(), port, self.logs)
+        env = self.app_env() if cached else self.app_env(self.cache_off)
+        name = f"app-{server}" + ("-cached" if cached and self.caches else "")
+        return Server(name, argv, self.project, env, port, self.logs)
 
     # -- seeding and auth ------------------------------------------------------------------------
 
@@ -928,8 +963,9 @@ class Bench:
             raise BenchError(f"POST {register} answered {status}: {body[:300]!r}")
         return f"POST {register}"
 
-    def seed(self, port: int) -> list[int]:
-        """`plan.items` items (1,000) through the app's own API (8 keep-alive connections)."""
+    def seed(self, port: int) -> None:
+        """`plan.items` items (1,000) through the app's own API (8 keep-alive connections); the
+        one in the middle is the item the rows get (and revalidate, with its ETag)."""
         local = threading.local()
 
         def create(index: int) -> int:
@@ -958,7 +994,9 @@ class Bench:
         log(f"seeded {self.plan.items} items in {time.perf_counter() - started:.1f}s")
         if page.get("total", 0) < self.plan.items:
             raise BenchError(f"seeding: the list reports {page.get('total')} items")
-        return ids
+        self.item_id = ids[len(ids) // 2]
+        # Creates change no item, so the tag stays current for the whole run.
+        self.item_etag = etag_of(port, f"/api/v1/items/{self.item_id}", self.auth_headers)
 
     # -- measurements ---------------------------------------------------------------------------
 
@@ -974,24 +1012,49 @@ class Bench:
         deep = math.ceil(self.plan.items / PAGE_SIZE)
         no_auth = "" if auth else "(no auth in this variant)"
         body = '{"name": "load-{n}", "price": "12.50", "quantity": 3}'
+        page1 = f"/api/v1/items?page=1&size={PAGE_SIZE}"
+        one = f"/api/v1/items/{self.item_id}"
+        uncached = " (cache off)" if self.caches else ""
+        cached = [
+            (
+                "items_list_page1_cached",
+                f"GET {page1} (cached, warm)",
+                Target("GET", page1, headers),
+                no_auth,
+            ),
+            (
+                "items_get_cached",
+                "GET /api/v1/items/{id} (cached, warm)",
+                Target("GET", one, headers),
+                no_auth,
+            ),
+            (
+                "items_get_304",
+                "GET /api/v1/items/{id} with If-None-Match: its ETag (304, cached)",
+                Target("GET", one, {**headers, "If-None-Match": self.item_etag}, expect=304),
+                no_auth,
+            ),
+        ]
+        # The uncached rows first: the creates retire the cached pages, which the cached rows'
+        # check request and warm-up fill again.
         return [
             ("health_live", "GET /health/live", Target("GET", "/health/live"), ""),
             (
                 "items_list_page1",
-                f"GET /api/v1/items?page=1&size={PAGE_SIZE}",
-                Target("GET", f"/api/v1/items?page=1&size={PAGE_SIZE}", headers),
+                f"GET {page1}{uncached}",
+                Target("GET", page1, headers),
                 no_auth,
             ),
             (
                 "items_list_deep",
-                f"GET /api/v1/items?page={deep}&size={PAGE_SIZE}",
+                f"GET /api/v1/items?page={deep}&size={PAGE_SIZE}{uncached}",
                 Target("GET", f"/api/v1/items?page={deep}&size={PAGE_SIZE}", headers),
                 no_auth,
             ),
             (
                 "items_get",
-                "GET /api/v1/items/{id}",
-                Target("GET", f"/api/v1/items/{self.item_id}", headers),
+                f"GET /api/v1/items/{{id}}{uncached}",
+                Target("GET", one, headers),
                 no_auth,
             ),
             (
@@ -1000,6 +1063,7 @@ class Bench:
                 Target("POST", "/api/v1/items", headers, body, expect=201),
                 no_auth,
             ),
+            *(cached if self.caches else []),
         ]
 
     def add_timing(
@@ -1045,7 +1109,7 @@ class Bench:
     def startup_time(self) -> None:
         samples = self.startup_samples[:1]  # the benchmark server's own start counts
         for _ in range(self.plan.repeats - len(samples)):
-            with self.app_server() as server:
+            with self.app_server(cached=True) as server:
                 samples.append(server.wait_for("/health/ready"))
         self.add_timing(
             "startup_to_ready", "Process start to first 200 from /health/ready (uvicorn)", samples
@@ -1134,7 +1198,7 @@ class Bench:
             raw.unlink(missing_ok=True)
             wrap = [str(py_spy), "record", "--format", "raw", "--rate", "250"]
             wrap += ["--output", str(raw), "--"]
-            server = self.app_server(wrap=wrap)
+            server = self.app_server(wrap=wrap, cached=id_ in CACHED_ROWS)
             with server:
                 server.wait_for("/health/ready", timeout=60)
                 self.refresh_token(server.port)
@@ -1181,6 +1245,9 @@ class Bench:
         self.results["versions"] = self.versions()
         self.secret_settings = self.discover_secrets()
         auth = answers.get("auth") is True
+        self.caches = answers.get("redis") is True
+        if self.caches:
+            self.cache_off = self.cache_off_settings()
         self.superuser_settings = self.first_superuser_settings() if auth else {}
         self.results["template"]["auth"] = auth
         tool = self.args.loadgen
@@ -1205,21 +1272,30 @@ class Bench:
         self.create_database(str(answers.get("database")))
         return gen, package, slug, auth
 
+    def serve_both(self, serving: contextlib.ExitStack) -> dict[bool, Server]:
+        """The app ready to serve, by `cached`: with Redis, two instances of the render on the
+        one database, the cache on in one and off in the other; else one for every row."""
+        cached = serving.enter_context(self.app_server(cached=True))
+        self.startup_samples.append(cached.wait_for("/health/ready"))
+        uncached = serving.enter_context(self.app_server()) if self.caches else cached
+        uncached.wait_for("/health/ready")
+        return {True: cached, False: uncached}
+
     def measure_all(self, gen: LoadGenerator, package: str, slug: str, auth: bool) -> None:
         before = {kind: self.measure_bare(gen, kind) for kind in ("starlette", "fastapi")}
-        with self.app_server() as app:
-            self.startup_samples.append(app.wait_for("/health/ready"))
+        with contextlib.ExitStack() as serving:
+            apps = self.serve_both(serving)
             if auth:
-                self.auth_headers = self.authenticate(app.port, slug)
-            ids = self.seed(app.port)
-            self.item_id = ids[len(ids) // 2]
+                self.auth_headers = self.authenticate(apps[False].port, slug)
+            self.seed(apps[False].port)
             loads = {}
             for id_, label, target, note in self.endpoint_targets(auth):
+                server = apps[id_ in CACHED_ROWS]
                 if auth and id_ != "health_live":
-                    status, _ = request(app.port, target.method, target.path)
+                    status, _ = request(server.port, target.method, target.path)
                     if status < 400:
                         note = "(public in this variant: the token is sent, not checked)"
-                load = gen.measure(app.port, target, app)
+                load = gen.measure(server.port, target, server)
                 loads[id_] = (label, load, note)
                 log(
                     f"{label}: {load.rps:,.0f} req/s, p50 {load.p50_ms:.2f} ms, p99 "
@@ -1319,14 +1395,16 @@ class Comparison:
             for bench in (self.new, self.old):
                 gen, _, slugs[id(bench)], _ = bench.prepare()
                 bench.migrate(slugs[id(bench)])
-            with self.new.app_server() as new_app, self.old.app_server() as old_app:
-                servers = {"new": (self.new, new_app), "old": (self.old, old_app)}
-                for bench, app in servers.values():
-                    app.wait_for("/health/ready")
+            with contextlib.ExitStack() as serving:
+                servers = {
+                    side: (bench, bench.serve_both(serving))
+                    for side, bench in (("new", self.new), ("old", self.old))
+                }
+                for bench, apps in servers.values():
+                    app = apps[False]
                     if bench.results["template"]["auth"]:
                         bench.auth_headers = bench.authenticate(app.port, slugs[id(bench)])
-                    ids = bench.seed(app.port)
-                    bench.item_id = ids[len(ids) // 2]
+                    bench.seed(app.port)
                 for index in range(self.plan.rounds):
                     self.rounds.append(self.measure_round(gen, index, servers))
         finally:
@@ -1336,20 +1414,24 @@ class Comparison:
             bench.results["machine"]["loadavg_end"] = loadavg()
 
     def measure_round(
-        self, gen: LoadGenerator, index: int, servers: Mapping[str, tuple[Bench, Server]]
+        self,
+        gen: LoadGenerator,
+        index: int,
+        servers: Mapping[str, tuple[Bench, Mapping[bool, Server]]],
     ) -> dict[str, Any]:
         log(f"round {index + 1} of {self.plan.rounds}")
         before = self.new.measure_bare(gen, "fastapi")
         order = ("new", "old") if index % 2 == 0 else ("old", "new")
         loads: dict[str, dict[str, Load]] = {"new": {}, "old": {}}
-        for bench, app in servers.values():
-            bench.refresh_token(app.port)  # tokens expire: a fresh one each round
+        for bench, apps in servers.values():
+            bench.refresh_token(apps[False].port)  # tokens expire: a fresh one each round
         targets = {side: dict_targets(servers[side][0]) for side in order}
         for id_ in targets["new"]:
             for side in order:
                 if id_ not in targets[side]:
                     continue
-                bench, app = servers[side]
+                bench, apps = servers[side]
+                app = apps[id_ in CACHED_ROWS]
                 loads[side][id_] = gen.measure(app.port, targets[side][id_][1], app)
         after = self.new.measure_bare(gen, "fastapi")
         ceiling = (before.rps + after.rps) / 2

@@ -87,12 +87,15 @@ class ResponseCache:
         prefix: str,
         ttl: int,
         retry_after: float,
+        enabled: bool = True,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.redis = redis
         self.prefix = prefix
         self.ttl = ttl
         self.retry_after = retry_after
+        # Off: no lookups and no fills; invalidations still run, for the processes that cache.
+        self.enabled = enabled
         self.clock = clock
         # Until then, Redis is not asked (it failed last time).
         self._unavailable_until: float | None = None
@@ -102,7 +105,7 @@ class ResponseCache:
     async def lookup(self, key: CacheKey) -> Lookup | None:
         """The entry for `key`, or None if the cache cannot be used now (read the database,
         and fill nothing)."""
-        if not await self._usable():
+        if not self.enabled or not await self._usable():
             return None
         names = (EPOCH, *key.generations)
         fresh = [new_token() for _ in names]
