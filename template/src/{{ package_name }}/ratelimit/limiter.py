@@ -4,8 +4,8 @@ The windows are fixed and aligned to the clock (a one-minute limit resets at eve
 minute), so that one storage call, an increment, tells all a response says about its limit:
 what is left, and when the window resets. limits' `FixedWindowRateLimiter.hit` makes the same
 call but keeps only whether it passed; its `get_window_stats` would cost two more calls (a
-round trip each, with Redis). The price of fixed windows: around a reset, a client may get
-up to twice its limit within one window's length.
+round trip each, with a networked storage). The price of fixed windows: around a reset, a
+client may get up to twice its limit within one window's length.
 """
 
 import math
