@@ -20,8 +20,10 @@ from harness.python_checks import (
 )
 from harness.questionnaire import REPO_ROOT
 from harness.tree_checks import (
+    TextFile,
     file_name_problems,
     jinja_leftover_problems,
+    off_feature_problems,
     text_files,
     whitespace_problems,
     write_tree,
@@ -237,3 +239,14 @@ def test_a_harness_error_is_a_failed_check_in_the_report(tmp_path: Path) -> None
     assert report.outcome == "failed"
     harness_step = next(step for step in report.steps if step.name == "harness")
     assert "the harness broke here" in harness_step.detail
+
+
+def test_a_feature_that_is_off_leaves_no_word_of_itself() -> None:
+    files = [
+        TextFile("src/app/limits.py", "# counts in memory\n# or in Redis, when shared\n"),
+        TextFile(".copier-answers.yml", "redis: false\n"),
+    ]
+    problems = off_feature_problems(files, {"redis": False}, ".copier-answers.yml")
+    assert problems == ["src/app/limits.py:2: redis is off: # or in Redis, when shared"]
+    assert off_feature_problems(files, {"redis": True}, ".copier-answers.yml") == []
+    assert off_feature_problems(files, {}, ".copier-answers.yml") == []  # no such question

@@ -184,3 +184,25 @@ def answers_file_problems(
     if not recorded.get("_commit"):
         problems.append(f"{answers_file}: no _commit (copier update needs it)")
     return problems
+
+
+# A feature that is off leaves no word of itself: no import, setting, comment or README line.
+# An entry per feature whose name is a word nothing else uses.
+OFF_FEATURE_WORDS: Mapping[str, str] = {"redis": r"\bredis\b"}
+
+
+def off_feature_problems(
+    files: list[TextFile], answers: Mapping[str, Any], answers_file: str
+) -> list[str]:
+    problems = []
+    for feature, word in OFF_FEATURE_WORDS.items():
+        if answers.get(feature) is not False:
+            continue
+        pattern = re.compile(word, re.IGNORECASE)
+        for file in files:
+            if file.relpath == answers_file:
+                continue
+            for number, line in enumerate(file.text.splitlines(), start=1):
+                if pattern.search(line):
+                    problems.append(f"{file.relpath}:{number}: {feature} is off: {line.strip()}")
+    return problems

@@ -24,7 +24,7 @@ from typing import Any, NoReturn
 import pytest
 
 from .interpreters import find_interpreter, find_uv
-from .matrix import VariantRun
+from .matrix import Combination, VariantRun
 from .plan import Plan, Planned, Tree, load_plan, tree_key
 from .python_checks import PythonRun, Step, python_relevant_files, run_python_checks
 from .questionnaire import REPO_ROOT, Questionnaire
@@ -34,6 +34,7 @@ from .tree_checks import (
     answers_file_problems,
     file_name_problems,
     jinja_leftover_problems,
+    off_feature_problems,
     ruff_check_problems,
     ruff_format_problems,
     text_files,
@@ -50,7 +51,16 @@ VARIANTS_DIR = Path(
     / hashlib.sha256(str(REPO_ROOT).encode()).hexdigest()[:8]
 )
 KEPT_BETWEEN_SESSIONS = {".venv", ".mypy_cache"}
-TREE_STEPS = ("names", "jinja", "whitespace", "ruff-format", "ruff-check", "answers", "tree-key")
+TREE_STEPS = (
+    "names",
+    "jinja",
+    "whitespace",
+    "off-features",
+    "ruff-format",
+    "ruff-check",
+    "answers",
+    "tree-key",
+)
 STATIC_CHECKS = ("render", *TREE_STEPS)
 PYTHON_STEPS = ("config", "uv-sync", "mypy", "pytest")
 TREE_CHECKS = ("render", "tree-key", *PYTHON_STEPS)
@@ -218,7 +228,7 @@ def check_combination(
     start = time.monotonic()
     try:
         if _render_step(combination.data, destination, context, report):
-            _tree_steps(combination.recorded, destination, context.questionnaire, report)
+            _tree_steps(combination, destination, context.questionnaire, report)
             if expected_key is not None:
                 report.add("tree-key", _key_problems(destination, planned, expected_key))
     except Exception:  # the harness itself broke: a failed check, kept in the summary
@@ -280,18 +290,19 @@ def _render_step(
 
 
 def _tree_steps(
-    recorded: Mapping[str, Any], root: Path, questionnaire: Questionnaire, report: Report
+    combination: Combination, root: Path, questionnaire: Questionnaire, report: Report
 ) -> None:
     files = text_files(root)
+    answers_file = questionnaire.answers_file
     report.add("names", file_name_problems(root))
     report.add("jinja", jinja_leftover_problems(files))
     report.add("whitespace", whitespace_problems(files))
+    report.add("off-features", off_feature_problems(files, combination.answers, answers_file))
     for name, check in (("ruff-format", ruff_format_problems), ("ruff-check", ruff_check_problems)):
         start = time.monotonic()
         report.add(name, check(root), time.monotonic() - start)
-    report.add(
-        "answers", answers_file_problems(root, questionnaire.answers_file, recorded, REPO_ROOT)
-    )
+    recorded = combination.recorded
+    report.add("answers", answers_file_problems(root, answers_file, recorded, REPO_ROOT))
 
 
 def _python_steps(
