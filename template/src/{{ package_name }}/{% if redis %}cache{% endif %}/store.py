@@ -22,6 +22,24 @@ GENERATION_TTL_FACTOR = 4
 EPOCH_TTL_SECONDS = 7 * 24 * 3600
 
 
+# KEYS: the generations an entry depends on. ARGV: the entry keys' prefix, the variant, then a
+# fresh token and a lifetime (seconds) per generation. Each generation's token is read, or set
+# to the fresh one if it has none; the entry's key is made of those tokens, and its bytes read.
+# That key is built here, not passed in KEYS: fine on one Redis, which is what the cache is
+# for (Redis Cluster would refuse it).
+_LOOK_UP = """
+local count = #KEYS
+local tokens = {}
+for index, generation in ipairs(KEYS) do
+    local fresh = ARGV[2 + index]
+    local ttl = ARGV[2 + count + index]
+    tokens[index] = redis.call('SET', generation, fresh, 'NX', 'GET', 'EX', ttl) or fresh
+end
+local entry_key = ARGV[1] .. table.concat(tokens, '.') .. ':' .. ARGV[2]
+return {entry_key, redis.call('GET', entry_key)}
+"""
+
+
 def new_token() -> str:
     """A generation token no earlier one can equal, even after Redis lost its data."""
     return secrets.token_hex(8)
@@ -97,6 +115,7 @@ class ResponseCache:
         # Off: no lookups and no fills; invalidations still run, for the processes that cache.
         self.enabled = enabled
         self.clock = clock
+        self._look_up = redis.register_script(_LOOK_UP)
         # Until then, Redis is not asked (it failed last time).
         self._unavailable_until: float | None = None
         # An invalidation was lost: the epoch must change before the cache serves again.
@@ -108,26 +127,24 @@ class ResponseCache:
         if not self.enabled or not await self._usable():
             return None
         names = (EPOCH, *key.generations)
-        fresh = [new_token() for _ in names]
         try:
-            async with self.redis.pipeline(transaction=False) as pipeline:
-                for name, token in zip(names, fresh, strict=True):
-                    # The current token, or this fresh one if there was none (NX: only then).
-                    generation = self._generation_key(name)
-                    pipeline.set(generation, token, nx=True, get=True, ex=self._ttl_of(name))
-                replies = await pipeline.execute()
-            tokens = [
-                current.decode() if current is not None else token
-                for current, token in zip(replies, fresh, strict=True)
-            ]
-            entry_key = self._entry_key(key, tokens)
-            # The client does not decode answers: they are bytes.
-            body = cast("bytes | None", await self.redis.get(entry_key))
+            # The tokens and the entry in one round trip (docs/architecture.md, "Speed tricks").
+            reply = await self._look_up(
+                keys=[self._generation_key(name) for name in names],
+                args=[
+                    self._entry_prefix(key),
+                    self._variant(key),
+                    *(new_token() for _ in names),
+                    *(self._ttl_of(name) for name in names),
+                ],
+            )
         except (RedisError, OSError):
             self._failed("read")
             return None
         self._succeeded()
-        return Lookup(entry_key, body)
+        # The client does not decode answers: they are bytes.
+        entry_key, body = cast("tuple[bytes, bytes | None]", reply)
+        return Lookup(entry_key.decode(), body)
 
     async def store(self, lookup: Lookup, body: bytes) -> None:
         """Keep `body` under the generations `lookup` read, unless an invalidation was lost
@@ -211,7 +228,10 @@ class ResponseCache:
     def _ttl_of(self, generation: str) -> int:
         return EPOCH_TTL_SECONDS if generation == EPOCH else self.ttl * GENERATION_TTL_FACTOR
 
-    def _entry_key(self, key: CacheKey, tokens: Sequence[str]) -> str:
+    def _entry_prefix(self, key: CacheKey) -> str:
+        return f"{self.prefix}entry:{key.namespace}:"
+
+    @staticmethod
+    def _variant(key: CacheKey) -> str:
         # Hashed: a variant may be long (filters), and keys should stay short.
-        variant = hashlib.sha256(key.variant.encode()).hexdigest()[:32]
-        return f"{self.prefix}entry:{key.namespace}:{'.'.join(tokens)}:{variant}"
+        return hashlib.sha256(key.variant.encode()).hexdigest()[:32]
