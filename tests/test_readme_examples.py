@@ -7,14 +7,12 @@ On the way, the project's own `uv sync` must compile bytecode (`[tool.uv] compil
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Iterator, Mapping
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from harness.commands import run_command, tail
+from harness.databases import throwaway_database
 from harness.interpreters import find_interpreter, find_uv
 from harness.plan import README_SECONDS, Planned, tree_item
 from harness.python_checks import TIMEOUTS, variant_env
@@ -27,7 +25,7 @@ from harness.readme_examples import (
     script,
     serving,
 )
-from harness.services import POSTGRES_URL, isolated_services, service_problem, services_for
+from harness.services import isolated_services, service_problem, services_for
 from harness.variant import HarnessContext, plan_of, unavailable
 
 # The identity of the README's `git commit`, whatever the machine's git config says.
@@ -156,7 +154,7 @@ def test_readme_examples_run(planned: Planned, harness: HarnessContext, tmp_path
     owner = harness.isolation_owner(f"readme-{run.id}")
     with (
         isolated_services(services, owner) as service_vars,
-        _database(project, env, services, tmp_path) as database_url,
+        throwaway_database(project, env, services, tmp_path, "readme") as database_url,
     ):
         env.update({**service_vars, "DATABASE_URL": database_url})
         port = free_port()
@@ -176,37 +174,3 @@ def _bin_with_uv(uv: Path, folder: Path) -> str:
         if source.exists():
             (folder / name).symlink_to(source)
     return str(folder)
-
-
-@contextlib.contextmanager
-def _database(
-    project: Path, env: Mapping[str, str], services: frozenset[str], tmp: Path
-) -> Iterator[str]:
-    """A database of the README's own: a SQLite file, or a throwaway PostgreSQL database."""
-    if "postgres" not in services:
-        yield f"sqlite+aiosqlite:///{tmp / 'readme.db'}"
-        return
-    name = f"readme_{os.getpid()}_{tmp.name}".replace("-", "_").lower()
-    _postgres(f'CREATE DATABASE "{name}"', project, env)
-    try:
-        yield urlunsplit(urlsplit(POSTGRES_URL)._replace(path=f"/{name}"))
-    finally:
-        _postgres(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', project, env)
-
-
-POSTGRES_STATEMENT = """\
-import asyncio, sys, asyncpg
-async def main():
-    connection = await asyncpg.connect(sys.argv[1])
-    await connection.execute(sys.argv[2])
-    await connection.close()
-asyncio.run(main())
-"""
-
-
-def _postgres(statement: str, project: Path, env: Mapping[str, str]) -> None:
-    """One statement on the maintenance database, through the project's own asyncpg."""
-    python = str(project / ".venv" / "bin" / "python")
-    dsn = POSTGRES_URL.replace("+asyncpg", "")
-    result = run_command([python, "-c", POSTGRES_STATEMENT, dsn, statement], project, env, 60)
-    assert result.ok, result.describe()

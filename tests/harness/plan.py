@@ -54,6 +54,7 @@ STATIC_SECONDS = 0.2  # render, tree checks, ruff format and check, answers file
 TREE_SECONDS = 12.0  # uv sync, mypy and pytest of the minimal tree
 FEATURE_SECONDS = 10.0  # each feature on top of the minimal combination
 SERVICE_SECONDS = 4.0  # each real service its tests use
+CONTRACT_SECONDS = 20.0  # contract fuzzing of each tree (harness/contract.py)
 README_SECONDS = 20.0  # the README examples of each tree on the default Python
 OTHER_SECONDS = 240.0  # the harness's own tests, the domain guides, update and answer changes
 QUICK_OTHER_SECONDS = 50.0  # the harness's own quick tests
@@ -129,7 +130,12 @@ class Plan:
         answers = tree.run.combination.feature_answers
         features = sum(1 for name, value in self.minimal.items() if answers.get(name) != value)
         services = len(tree.services)
-        return TREE_SECONDS + FEATURE_SECONDS * features + SERVICE_SECONDS * services
+        return (
+            TREE_SECONDS
+            + CONTRACT_SECONDS
+            + FEATURE_SECONDS * features
+            + SERVICE_SECONDS * services
+        )
 
     def estimated_seconds(self, durations: Mapping[str, float], workers: int = 2) -> float:
         """Wall seconds of the whole run on `workers` cores, by the time model."""

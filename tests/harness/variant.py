@@ -23,10 +23,17 @@ from typing import Any, NoReturn
 
 import pytest
 
+from .contract import contract_step
 from .interpreters import find_interpreter, find_uv
 from .matrix import Combination, VariantRun
 from .plan import Plan, Planned, Tree, load_plan, tree_key
-from .python_checks import PythonRun, Step, python_relevant_files, run_python_checks
+from .python_checks import (
+    PythonRun,
+    Step,
+    python_relevant_files,
+    run_python_checks,
+    variant_env,
+)
 from .questionnaire import REPO_ROOT, Questionnaire
 from .render import TemplateSnapshot
 from .services import isolated_services, isolation_owner, service_problem, services_for
@@ -62,7 +69,7 @@ TREE_STEPS = (
     "tree-key",
 )
 STATIC_CHECKS = ("render", *TREE_STEPS)
-PYTHON_STEPS = ("config", "uv-sync", "mypy", "pytest")
+PYTHON_STEPS = ("config", "uv-sync", "mypy", "pytest", "contract")
 TREE_CHECKS = ("render", "tree-key", *PYTHON_STEPS)
 
 
@@ -320,5 +327,16 @@ def _python_steps(
     with isolated_services(services, context.isolation_owner(run.id)) as service_vars:
         env = {**service_vars, "TMPDIR": str(tmp)}
         python_run = run_python_checks(root, uv, interpreter, env)
+        python_run.steps.append(_contract(python_run, root, env, services, tmp))
     python_run.files = len(python_relevant_files(root))
     report.absorb(python_run)
+
+
+def _contract(
+    python_run: PythonRun, root: Path, env: Mapping[str, str], services: frozenset[str], tmp: Path
+) -> Step:
+    if not all(step.ok for step in python_run.steps if step.name == "uv-sync"):
+        return Step("contract", "not run")
+    work = tmp / "contract"
+    work.mkdir(parents=True, exist_ok=True)
+    return contract_step(root, variant_env(root, env), services, work)
