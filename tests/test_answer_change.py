@@ -53,6 +53,7 @@ FEATURES_WITH_TABLES = {
         proof_input="correct horse battery staple\n",
         proof_env={"ARGON2_TIME_COST": "1", "ARGON2_MEMORY_COST": "8", "ARGON2_PARALLELISM": "1"},
     ),
+    "celery": FeatureWithTables(tables=frozenset({"jobs"}), proof=("purge",)),
 }
 ITEMS = ["Cup", "Plate"]
 CONFLICT_MARKERS = ("<<<<<<< ", ">>>>>>> ")
