@@ -153,7 +153,8 @@ class CeleryVariant(Bench):
         self.sync(python)
         self.secret_settings = self.discover_secrets()
         self.superuser_settings = {}
-        owner = isolation_owner("bench-jobs", str(os.getpid()), str(self.work))
+        # "benchjob" is what a person reading a leftover key or virtual host sees.
+        owner = isolation_owner(f"bench-jobs-{os.getpid()}", "benchjob", str(self.work))
         try:
             self.service_settings = self.services_held.enter_context(
                 isolated_services(services, owner)
@@ -177,10 +178,9 @@ class CeleryVariant(Bench):
             "template": self.results["template"],
             "answers": {k: answers.get(k) for k in (*CELERY_ANSWERS, "celery_broker")},
             "versions": self.versions(VERSIONS_OF),
-            "isolation": {
-                name: value
-                for name, value in self.service_settings.items()
-                if name in ("REDIS_KEY_PREFIX", "RABBITMQ_URL")
+            "isolation": {  # removed again at the end (the smoke test checks it)
+                "redis_key_prefix": self.service_settings.get("REDIS_KEY_PREFIX"),
+                "rabbitmq_vhost": owner if "rabbitmq" in services else None,
             },
             "rows": rows,
         }
