@@ -97,7 +97,6 @@ def test_bench_jobs_smoke_run_measures_each_broker(tmp_path: Path) -> None:
             throughput, latency = row["throughput"], row["latency"]
             assert throughput["jobs"] == JOBS, throughput
             assert throughput["jobs_per_second"] > 0, throughput
-            assert throughput["worker_cpu_ms_per_job"] > 0, throughput
             assert latency["jobs"] == JOBS, latency
             assert 0 < latency["min_ms"] <= latency["p50_ms"] <= latency["p99_ms"], latency
             assert row["worker_start_to_first_result_s"] > 0, row

@@ -45,6 +45,7 @@ class Probe:
     def throughput(self, jobs: int) -> dict[str, Any]:
         """`jobs` no-op jobs enqueued as fast as one client can, then every result awaited."""
         cpu_before = group_cpu_seconds(self.worker_pgid)
+        client_cpu_before = time.process_time()
         started = time.perf_counter()
         results = [self.task.apply_async() for _ in range(jobs)]
         enqueued = time.perf_counter()
@@ -54,6 +55,7 @@ class Probe:
             result.get(timeout=max(0.0, started + self.timeout - time.perf_counter()))
         done = time.perf_counter()
         worker_cpu = group_cpu_seconds(self.worker_pgid) - cpu_before
+        client_cpu = time.process_time() - client_cpu_before
         states = {result.state for result in results}
         if states != {"SUCCESS"}:
             raise RuntimeError(f"throughput jobs ended in states {sorted(states)}")
@@ -66,6 +68,7 @@ class Probe:
             "enqueued_per_second": round(jobs / (enqueued - started), 1),
             "worker_cpu": round(worker_cpu / seconds, 2),
             "worker_cpu_ms_per_job": round(worker_cpu / jobs * 1000, 3),
+            "client_cpu": round(client_cpu / seconds, 2),
         }
 
     def latency(self, jobs: int) -> dict[str, Any]:
