@@ -17,3 +17,15 @@ def group_cpu_seconds(pgid: int) -> float:
         if int(fields[2]) == pgid:  # pgrp
             total += int(fields[11]) + int(fields[12])  # utime + stime
     return total / os.sysconf("SC_CLK_TCK")
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether group `pgid` has a process that has not exited (a zombie has)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False

@@ -18,10 +18,11 @@ from typing import Any
 
 from bench_noop import NOOP
 from celery import Celery
+from celery.exceptions import TimeoutError as CeleryTimeoutError
 from celery.result import AsyncResult
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from procstat import group_cpu_seconds
+from procstat import group_alive, group_cpu_seconds
 
 
 def percentile(sorted_values: list[float], share: float) -> float:
@@ -41,6 +42,21 @@ class Probe:
         result: AsyncResult = self.task.apply_async()
         result.get(timeout=timeout)
         return time.perf_counter() - started
+
+    def first(self, timeout: float) -> None:
+        """The first job's result, which waits for the worker to come up; fails at once when
+        the worker exits instead."""
+        result: AsyncResult = self.task.apply_async()
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                result.get(timeout=1.0)
+                return
+            except CeleryTimeoutError:
+                if not group_alive(self.worker_pgid):
+                    raise SystemExit("the worker exited before the first job's result") from None
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"no result from the worker in {timeout:.0f} s") from None
 
     def throughput(self, jobs: int) -> dict[str, Any]:
         """`jobs` no-op jobs enqueued as fast as one client can, then every result awaited."""
@@ -115,7 +131,7 @@ def main() -> int:
     app: Celery = importlib.import_module(args.app).celery_app
     probe = Probe(app, args.worker_pgid, args.timeout)
     # The first job waits for the worker to come up: its wall time is the start-up's.
-    probe.one(args.ready_timeout)
+    probe.first(args.ready_timeout)
     ready = time.time() - args.worker_started
     if args.warmup:
         probe.throughput(args.warmup)
