@@ -134,16 +134,15 @@ class CeleryVariant(Bench):
         shutil.rmtree(self.logs, ignore_errors=True)
         if self.rendered:
             _, combination = self.resolve_template()
-            self.add_timing("copier_copy", "`copier copy`", self.render(combination))
-            python = combination.python
-        else:
-            python = str(self.answers()["python_version"])
-            self.results["template"] = {"project": str(self.project), "python": python}
+            self.render(combination)
         answers = self.answers()
-        if answers.get("celery_broker") != self.broker:
+        python = str(answers["python_version"])
+        if not self.rendered:
+            self.results["template"] = {"project": str(self.project), "python": python}
+        if answers.get("celery") is not True or answers.get("celery_broker") != self.broker:
             raise BenchError(
-                f"{self.project} answers celery_broker={answers.get('celery_broker')!r}, "
-                f"not {self.broker!r}"
+                f"{self.project} answers celery={answers.get('celery')!r}, celery_broker="
+                f"{answers.get('celery_broker')!r}: not a celery variant with {self.broker!r}"
             )
         self.package = str(answers["package_name"])
         services = services_for(answers)
@@ -159,8 +158,8 @@ class CeleryVariant(Bench):
             self.service_settings = self.services_held.enter_context(
                 isolated_services(services, owner)
             )
-            # The worker's jobs touch no table: the server's own database is enough.
-            self.database_url = self.service_settings["DATABASE_URL"]
+            # An empty database of its own (dropped at the end): a no-op job touches no table.
+            self.create_database(str(answers.get("database")))
             rows = [self.measure_row("shipped", "as shipped", [])]
             if self.jobs_plan.raised_prefetch:
                 multiplier = str(self.jobs_plan.raised_prefetch)
@@ -228,8 +227,8 @@ def markdown(results: Mapping[str, Any]) -> str:
     lines = [
         "# Celery jobs benchmark",
         "",
-        f"- {results['started_at']} ({plan['mode']} run); template commit "
-        f"{str(results.get('commit', ''))[:12]}",
+        f"- {results['started_at']} ({plan['mode']} run) from commit "
+        f"{str(results.get('commit', ''))[:12]} of this repository",
         f"- one worker, `--concurrency {plan['concurrency']}` (prefork pool), started per row; "
         f"the client is one process on the same machine, with the rendered app",
         f"- throughput: {plan['jobs']:,} no-op jobs enqueued at once, timed until every result "
@@ -241,13 +240,16 @@ def markdown(results: Mapping[str, Any]) -> str:
     for broker in results["brokers"]:
         template = broker["template"]
         name = template.get("variant") or template.get("project")
+        if "commit" in template:
+            dirty = " + uncommitted changes" if template.get("dirty_working_tree") else ""
+            name += f" at `{template['ref']}` = {template['commit'][:12]}{dirty}"
         versions = ", ".join(f"{k} {v}" for k, v in broker["versions"].items())
         conf = broker["rows"][0]["configuration"]
         lines += [
             "",
             f"## Broker: {broker['broker']}",
             "",
-            f"- variant: {name}@py{template.get('python')}; {versions}",
+            f"- variant: {name}, Python {template.get('python')}; {versions}",
             f"- shipped configuration: broker {conf['broker']}, result backend "
             f"{conf['result_backend']}, acks_late {conf['task_acks_late']}, prefetch multiplier "
             f"{conf['worker_prefetch_multiplier']}, serializer {conf['task_serializer']}",
