@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 
 from .questionnaire import Question, Questionnaire, Rejection, Resolution
@@ -102,9 +102,14 @@ class Matrix:
     def pythons(self) -> tuple[str, ...]:
         return tuple(str(value) for value in self.python_question.choice_values)
 
+    @cached_property
+    def _default_context(self) -> dict[str, Any]:
+        # A default may name earlier answers (celery_broker's names redis): theirs, by default.
+        return {**SAMPLE_ANSWERS, **self.questionnaire.resolve(SAMPLE_ANSWERS).answers}
+
     def axis_values(self, question: Question) -> list[Any]:
         """The values of an axis, its default first."""
-        default = self.questionnaire.default_of(question, SAMPLE_ANSWERS)
+        default = self.questionnaire.default_of(question, self._default_context)
         values = [False, True] if question.is_bool else list(question.choice_values)
         if question.multiselect:
             raise NotImplementedError(f"{question.name}: multiselect axes are not enumerated yet")
@@ -143,8 +148,13 @@ class Matrix:
         return list(valid.values()), invalid
 
     def _combination(self, resolution: Resolution) -> Combination:
-        answers = resolution.answers
-        features = tuple((q.name, answers.get(q.name)) for q in self.axes)
+        answers, defaults = resolution.answers, self.defaults()
+        # A question that is not asked counts as its axis default, whatever its default derives
+        # to: celery_broker follows redis, but without celery there is no broker to tell apart.
+        features = tuple(
+            (q.name, defaults[q.name] if q.name in resolution.hidden else answers.get(q.name))
+            for q in self.axes
+        )
         return Combination(
             features=features,
             python=str(answers[PYTHON_QUESTION]),

@@ -43,7 +43,7 @@ RABBITMQCTL = shlex.split(os.environ.get("HARNESS_RABBITMQCTL", "rabbitmqctl"))
 CONNECT_TIMEOUT = 3.0
 RABBITMQCTL_TIMEOUT = 60.0
 # Questions a service condition may read before copier.yml asks them: undefined, so falsy.
-FUTURE_QUESTIONS = frozenset({"celery", "celery_broker"})
+FUTURE_QUESTIONS: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

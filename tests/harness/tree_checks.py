@@ -188,7 +188,7 @@ def answers_file_problems(
 
 # A feature that is off leaves no word of itself: no import, setting, comment or README line.
 # An entry per feature whose name is a word nothing else uses.
-OFF_FEATURE_WORDS: Mapping[str, str] = {"redis": r"\bredis\b"}
+OFF_FEATURE_WORDS: Mapping[str, str] = {"redis": r"\bredis\b", "celery": r"\bcelery\b"}
 
 
 def off_feature_problems(
