@@ -131,6 +131,7 @@ class CeleryVariant(Bench):
 
     def measure(self) -> dict[str, Any]:
         """Render (unless it is an existing project), sync, isolate, and measure each row."""
+        self.work.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(self.logs, ignore_errors=True)
         if self.rendered:
             _, combination = self.resolve_template()
