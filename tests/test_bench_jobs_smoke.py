@@ -23,7 +23,7 @@ from harness.services import RABBITMQCTL, redis_client, service_problem, service
 from harness.variant import unavailable
 
 BENCH = REPO_ROOT / "bench" / "jobs.py"
-TIMEOUT = 600  # about a minute with warm venvs; the first run also fills two
+TIMEOUT = 600  # about 70 s with warm venvs; the first run also renders and syncs two
 BROKERS = ("redis", "rabbitmq")
 JOBS = 20  # --smoke
 PREFETCH = 4
