@@ -79,6 +79,7 @@ class JobsPlan:
     warmup: int  # jobs of each kind first, unrecorded
     concurrency: int  # the worker's pool size
     raised_prefetch: int  # 0: no second row
+    loglevel: str = ""  # the worker's --loglevel; "": Celery's default, WARNING
 
 
 def make_plan(args: argparse.Namespace) -> JobsPlan:
@@ -95,6 +96,7 @@ def make_plan(args: argparse.Namespace) -> JobsPlan:
         warmup=base.warmup if args.warmup is None else args.warmup,
         concurrency=args.concurrency,
         raised_prefetch=raised,
+        loglevel=args.loglevel or "",
     )
 
 
@@ -189,6 +191,8 @@ class CeleryVariant(Bench):
         celery = self.project / ".venv" / "bin" / "celery"
         argv = [str(celery), "-A", f"{self.package}.worker", "worker"]
         argv += ["--concurrency", str(self.jobs_plan.concurrency), "--include", "bench_noop"]
+        if self.jobs_plan.loglevel:
+            argv += ["--loglevel", self.jobs_plan.loglevel]
         return [*argv, *extra]
 
     def measure_row(self, id_: str, label: str, extra: Sequence[str]) -> dict[str, Any]:
@@ -230,7 +234,8 @@ def markdown(results: Mapping[str, Any]) -> str:
         "",
         f"- {results['started_at']} ({plan['mode']} run) from commit "
         f"{str(results.get('commit', ''))[:12]} of this repository",
-        f"- one worker, `--concurrency {plan['concurrency']}` (prefork pool), started per row; "
+        f"- one worker, `--concurrency {plan['concurrency']}` (prefork pool), log level "
+        f"{plan['loglevel'] or 'WARNING (Celery default)'}, started per row; "
         f"the client is one process on the same machine, with the rendered app",
         f"- throughput: {plan['jobs']:,} no-op jobs enqueued at once, timed until every result "
         f"is back; latency: {plan['latency_jobs']:,} jobs one at a time, enqueue to result; "
@@ -303,6 +308,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         type=int,
         help=f"a second row with --prefetch-multiplier N (default {RAISED_PREFETCH}; "
         "--smoke: 0, none)",
+    )
+    parser.add_argument(
+        "--loglevel",
+        help="the worker's --loglevel (default: Celery's, WARNING; the README's command: INFO)",
     )
     parser.add_argument("--ref", default="HEAD", help="template revision (HEAD: working tree)")
     parser.add_argument(
