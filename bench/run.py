@@ -68,6 +68,7 @@ from harness.services import (  # noqa: E402
     service_problem,
     services_for,
 )
+from procstat import group_cpu_seconds  # noqa: E402
 
 HOST = "127.0.0.1"  # the only address this script ever targets
 SEED_ITEMS = 1000
@@ -345,18 +346,8 @@ class Server:
         raise BenchError(f"{self.name}: no 200 from {path} in {timeout:.0f}s:\n{self.log_tail()}")
 
     def cpu_seconds(self) -> float:
-        """CPU time of every process of the group so far (Linux /proc), for saturation checks."""
-        if self.process is None:
-            return 0.0
-        total = 0
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            if int(fields[2]) == self.process.pid:  # pgrp
-                total += int(fields[11]) + int(fields[12])  # utime + stime
-        return total / os.sysconf("SC_CLK_TCK")
+        """CPU time of every process of the group so far, for saturation checks."""
+        return 0.0 if self.process is None else group_cpu_seconds(self.process.pid)
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
@@ -637,9 +628,7 @@ class Bench:
                 tar.extractall(source, filter="data")
             dirty = False
         questionnaire = Questionnaire(source / "copier.yml", source)
-        combination = Matrix(questionnaire).all_features_variant()
-        if combination is None:
-            raise BenchError("the matrix has no all-features variant")
+        combination = self.choose_variant(Matrix(questionnaire))
         check_data_keys(combination.data, questionnaire)
         self.results["template"] = {
             "ref": ref,
@@ -656,6 +645,13 @@ class Bench:
                 "user's copy of a released template"
             )
         return source, combination
+
+    def choose_variant(self, matrix: Matrix) -> Combination:
+        """The variant this benchmark renders: the all-features one."""
+        combination = matrix.all_features_variant()
+        if combination is None:
+            raise BenchError("the matrix has no all-features variant")
+        return combination
 
     def copier_argv(self, dst: Path, data_file: Path) -> list[str]:
         script = Path(sys.executable).parent / "copier"
@@ -766,10 +762,11 @@ class Bench:
         wanted = [n for n in self.documented_settings() if "SECRET" in n and "URL" not in n]
         return {name: secrets.token_urlsafe(48) for name in wanted}
 
-    def versions(self) -> dict[str, str]:
+    def versions(self, names: Sequence[str] = VERSIONS_OF) -> dict[str, str]:
+        """The installed versions of those of `names` that the rendered venv has."""
         code = (
             "import importlib.metadata as m, json\n"
-            f"names = {list(VERSIONS_OF)!r}\n"
+            f"names = {list(names)!r}\n"
             "found = {}\n"
             "for n in names:\n"
             "    try: found[n] = m.version(n)\n"
