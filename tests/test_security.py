@@ -1,5 +1,6 @@
 """The audit step against a local OSV server that knows one advisory: a known vulnerability in a
-locked version fails, a clean lock passes, answers are cached, and unreachable data is no pass."""
+locked version fails, a clean lock passes, answers are cached, and unreachable data is no pass.
+And bandit's `# nosec` must say why."""
 
 from __future__ import annotations
 
@@ -98,3 +99,19 @@ def test_unreachable_data_is_not_a_pass(tmp_path: Path, monkeypatch: pytest.Monk
 
     assert (skipped.status, required.status) == ("not run", "failed")
     assert "could not get the vulnerability data" in required.detail
+
+
+def test_a_nosec_without_its_reason_is_a_problem(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "run.py").write_text(
+        "import subprocess\n"
+        "subprocess.run('ls', shell=True)  # nosec B602 - a constant command\n"
+        "subprocess.run('ls', shell=True)  # nosec\n"
+        "subprocess.run('ls', shell=True)  # nosec B602\n",
+        encoding="utf-8",
+    )
+
+    problems = security.unexplained_nosec(src)
+
+    assert [problem.split(": ")[0] for problem in problems] == ["src/run.py:3", "src/run.py:4"]
