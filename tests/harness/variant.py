@@ -19,7 +19,7 @@ import traceback
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol
 
 import pytest
 
@@ -36,6 +36,7 @@ from .python_checks import (
 )
 from .questionnaire import REPO_ROOT, Questionnaire
 from .render import TemplateSnapshot
+from .security import audit_step, bandit_step
 from .services import isolated_services, isolation_owner, service_problem, services_for
 from .tree_checks import (
     answers_file_problems,
@@ -69,7 +70,24 @@ TREE_STEPS = (
     "tree-key",
 )
 STATIC_CHECKS = ("render", *TREE_STEPS)
-PYTHON_STEPS = ("config", "uv-sync", "mypy", "pytest", "contract")
+
+
+class SyncedTreeStep(Protocol):
+    """A check of a tree whose environment is synced: it gets the project, its environment,
+    the services its answers use, and a folder of its own under the tree's TMPDIR."""
+
+    def __call__(
+        self, project: Path, env: Mapping[str, str], services: frozenset[str], tmp: Path
+    ) -> Step: ...
+
+
+# After the project's own checks, once per distinct tree; a new per-tree check is one entry.
+SYNCED_TREE_STEPS: dict[str, SyncedTreeStep] = {
+    "bandit": bandit_step,
+    "audit": audit_step,
+    "contract": contract_step,
+}
+PYTHON_STEPS = ("config", "uv-sync", "mypy", "pytest", *SYNCED_TREE_STEPS)
 TREE_CHECKS = ("render", "tree-key", *PYTHON_STEPS)
 
 
@@ -327,16 +345,19 @@ def _python_steps(
     with isolated_services(services, context.isolation_owner(run.id)) as service_vars:
         env = {**service_vars, "TMPDIR": str(tmp)}
         python_run = run_python_checks(root, uv, interpreter, env)
-        python_run.steps.append(_contract(python_run, root, env, services, tmp))
+        python_run.steps += _synced_tree_steps(python_run, root, env, services, tmp)
     python_run.files = len(python_relevant_files(root))
     report.absorb(python_run)
 
 
-def _contract(
+def _synced_tree_steps(
     python_run: PythonRun, root: Path, env: Mapping[str, str], services: frozenset[str], tmp: Path
-) -> Step:
+) -> list[Step]:
     if not all(step.ok for step in python_run.steps if step.name == "uv-sync"):
-        return Step("contract", "not run")
-    work = tmp / "contract"
-    work.mkdir(parents=True, exist_ok=True)
-    return contract_step(root, variant_env(root, env), services, work)
+        return [Step(name, "not run") for name in SYNCED_TREE_STEPS]
+    steps = []
+    for name, step in SYNCED_TREE_STEPS.items():
+        work = tmp / name
+        work.mkdir(parents=True, exist_ok=True)
+        steps.append(step(root, variant_env(root, env), services, work))
+    return steps
