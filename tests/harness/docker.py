@@ -686,3 +686,65 @@ def round_trip(stack: Stack, answers: Mapping[str, Any]) -> list[str]:
             raise DockerError(f"the export job ended {job}")
         done.append(f"export job {job['id']} succeeded in the worker: {job['result']}")
     return done
+
+
+# ---- which stacks the harness serves -------------------------------------------------------------
+
+# What compose.yaml's services depend on (its only conditions), and what else picks the image.
+STACK_AXES = ("database", "redis", "celery", "celery_broker")
+STACK_SECONDS = 75.0  # build (warm base images), bring-up to healthy, round trip, teardown
+STACK_BUILD_SECONDS = 30.0  # a cold dependency layer
+
+
+def stack_shape(answers: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The compose services a variant has: database, Redis, and Celery's broker (or none)."""
+    broker = answers.get("celery_broker") if answers.get("celery") else None
+    return (answers.get("database"), bool(answers.get("redis")), broker)
+
+
+@dataclass(frozen=True)
+class ServedStack:
+    """A combination whose image is built and stack brought up, and the docker combinations
+    whose compose stack it stands for."""
+
+    combination: Any  # matrix.Combination
+    why: tuple[str, ...]
+    stands_for: tuple[str, ...]
+
+    @property
+    def id(self) -> str:
+        return f"docker:{self.combination.id}"
+
+
+def served_stacks(combinations: list[Any], default_python: str, all_features: list[Any]) -> list[ServedStack]:
+    """Every distinct compose stack (database x Redis x broker) on the default Python, with
+    auth (the default) where there is a choice; the all-features combination of every Python.
+    Each other docker combination is reported with the served stack of its shape and Python,
+    else of its shape."""
+    docker = [c for c in combinations if c.answers.get("docker")]
+    chosen: dict[Any, tuple[Any, list[str]]] = {}
+    for combination in all_features:
+        if combination is not None and combination.answers.get("docker"):
+            chosen[combination.id] = (combination, [f"all-features on Python {combination.python}"])
+    shapes = {stack_shape(c.answers) for c in docker}
+    for shape in sorted(shapes, key=repr):
+        served = [c for c in chosen.values() if stack_shape(c[0].answers) == shape and c[0].python == default_python]
+        if served:
+            served[0][1].append("its compose stack")
+            continue
+        candidates = [c for c in docker if stack_shape(c.answers) == shape and c.python == default_python]
+        candidates.sort(key=lambda c: (c.answers.get("ci") != "none", not c.answers.get("auth"), c.id))
+        chosen[candidates[0].id] = (candidates[0], ["its compose stack"])
+    members: dict[str, list[str]] = {key: [] for key in chosen}
+    for combination in docker:
+        same = [
+            key
+            for key, (served, _) in chosen.items()
+            if stack_shape(served.answers) == stack_shape(combination.answers)
+        ]
+        same.sort(key=lambda key: chosen[key][0].python != combination.python)
+        members[same[0]].append(combination.id)
+    return [
+        ServedStack(combination, tuple(why), tuple(members[key]))
+        for key, (combination, why) in chosen.items()
+    ]

@@ -23,6 +23,13 @@ from typing import Any, NoReturn
 
 import pytest
 
+from .container_checks import (
+    compose_problems,
+    hadolint_problems,
+    schema_problems,
+    workflow_command_problems,
+    workflow_environment_problems,
+)
 from .contract import contract_step
 from .interpreters import find_interpreter, find_uv
 from .matrix import Combination, VariantRun
@@ -66,6 +73,11 @@ TREE_STEPS = (
     "ruff-format",
     "ruff-check",
     "answers",
+    "hadolint",
+    "schemas",
+    "compose",
+    "ci-commands",
+    "ci-environment",
     "tree-key",
 )
 STATIC_CHECKS = ("render", *TREE_STEPS)
@@ -310,6 +322,12 @@ def _tree_steps(
         report.add(name, check(root), time.monotonic() - start)
     recorded = combination.recorded
     report.add("answers", answers_file_problems(root, answers_file, recorded, REPO_ROOT))
+    for name, check in (("hadolint", hadolint_problems), ("schemas", schema_problems)):
+        start = time.monotonic()
+        report.add(name, check(root), time.monotonic() - start)
+    report.add("compose", compose_problems(root, combination.answers))
+    report.add("ci-commands", workflow_command_problems(root))
+    report.add("ci-environment", workflow_environment_problems(root, combination.answers))
 
 
 def _python_steps(
