@@ -21,10 +21,8 @@ import pytest
 from harness.docker import (
     STACK_SECONDS,
     Daemon,
-    DockerError,
     ServedStack,
     Stack,
-    stack_shape,
     base_images,
     build_image,
     build_key,
@@ -35,6 +33,8 @@ from harness.docker import (
     python_image_tag,
     round_trip,
     served_stacks,
+    shared_daemon,
+    stack_shape,
 )
 from harness.interpreters import find_uv
 from harness.matrix import VariantRun, load_matrix
@@ -59,13 +59,8 @@ def daemon() -> Iterator[Daemon]:
     problem = docker_problem()
     if problem:
         unavailable(problem)
-    running = Daemon()
-    running.start()
-    try:
+    with shared_daemon() as running:
         yield running
-    finally:
-        running.stop()
-    assert not running.running
 
 
 def _database(name: str, statement: str) -> None:
@@ -176,4 +171,5 @@ def test_every_docker_combination_has_a_served_stack() -> None:
     assert served == {stack_shape(c.answers) for c in docker}
     for python in matrix.pythons:
         wanted = matrix.all_features_variant(python)
-        assert wanted is not None and wanted.id in {s.combination.id for s in STACKS}
+        assert wanted is not None
+        assert wanted.id in {s.combination.id for s in STACKS}

@@ -47,6 +47,27 @@ SECRET_KEYS = re.compile(r"PASSWORD|SECRET|TOKEN|_KEY$", re.IGNORECASE)
 SUBSTITUTION = re.compile(r"^\$\{[A-Z_]+(:?[-?][^}]*)?\}$")
 
 
+# Each file, and the answer (question, value) it exists for.
+FEATURE_FILES: Mapping[str, tuple[str, Any]] = {
+    "Dockerfile": ("docker", True),
+    ".dockerignore": ("docker", True),
+    "compose.yaml": ("docker", True),
+    GITHUB_WORKFLOW: ("ci", "github"),
+    GITLAB_PIPELINE: ("ci", "gitlab"),
+}
+
+
+def feature_file_problems(root: Path, answers: Mapping[str, Any]) -> list[str]:
+    """The Docker and CI files exist exactly when their answers ask for them."""
+    problems = []
+    for relpath, (question, value) in FEATURE_FILES.items():
+        wanted = answers.get(question) == value
+        if wanted != (root / relpath).is_file():
+            state = "missing" if wanted else "present though its feature is off"
+            problems.append(f"{relpath}: {state}")
+    return problems
+
+
 def hadolint_problems(root: Path) -> list[str]:
     """hadolint at warning level; any rule it ignores must say why, on the line before."""
     dockerfile = root / "Dockerfile"
@@ -115,13 +136,15 @@ def compose_problems(root: Path, answers: Mapping[str, Any]) -> list[str]:
         elif not check.get("test") and not ("build" in service and image_check):
             problems.append(f"compose.yaml: {name} has no health check")
         for dependency, condition in (service.get("depends_on") or {}).items():
-            wanted = "service_completed_successfully" if dependency == "migrate" else (
-                "service_healthy"
+            wanted = (
+                "service_completed_successfully" if dependency == "migrate" else ("service_healthy")
             )
             if condition.get("condition") != wanted:
                 problems.append(f"compose.yaml: {name} must wait for {dependency}: {wanted}")
-        if "build" in service and name != "migrate" and "migrate" not in service.get(
-            "depends_on", {}
+        if (
+            "build" in service
+            and name != "migrate"
+            and "migrate" not in service.get("depends_on", {})
         ):
             problems.append(f"compose.yaml: {name} must start after the migrate job")
         environment = service.get("environment") or {}
@@ -225,7 +248,9 @@ def workflow_environment_problems(root: Path, answers: Mapping[str, Any]) -> lis
     needed = set(services_for(answers))
     problems = []
     if set(reached) != needed:
-        problems.append(f"{platform} tests job: services {sorted(reached)}, needed {sorted(needed)}")
+        problems.append(
+            f"{platform} tests job: services {sorted(reached)}, needed {sorted(needed)}"
+        )
     from .services import service_env
 
     wanted = set(service_env(frozenset(needed), "ci"))

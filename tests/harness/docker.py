@@ -20,6 +20,7 @@ are healthy when the host's server answers, so every `depends_on` condition stil
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import io
 import json
@@ -71,6 +72,10 @@ HOST_CA_BUNDLE = Path(
 ) or Path("/etc/ssl/certs/ca-certificates.crt")
 # Left out of the stand-in CPython: tests, Tk, IDLE and the static library.
 PYTHON_PRUNE = ("test", "idlelib", "tkinter", "turtledemo", "lib-dynload/_test*", "config-*/*.a")
+# What pyenv's site-packages hold besides pip (this machine installs tools there): not the
+# image's.
+SITE_PACKAGES_KEPT = ("pip", "pip-*")
+BIN_KEPT = ("python*", "pip*", "pydoc*", "idle*", "2to3*")
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
 DAEMON_START_SECONDS = 60.0
 HEALTHY_SECONDS = 180.0
@@ -100,7 +105,7 @@ def _checked(result: CommandResult) -> CommandResult:
     return result
 
 
-# ---- the daemon -----------------------------------------------------------------------------------
+# ---- the daemon ---------------------------------------------------------------------------------
 
 
 @dataclass
@@ -151,12 +156,16 @@ class Daemon:
         deadline = time.monotonic() + DAEMON_START_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise DockerError(f"dockerd exited with {self.process.returncode}: {self.log_tail()}")
+                raise DockerError(
+                    f"dockerd exited with {self.process.returncode}: {self.log_tail()}"
+                )
             if self.socket.exists() and self.docker("version").ok:
                 return
             time.sleep(0.2)
         self.stop()
-        raise DockerError(f"dockerd did not answer in {DAEMON_START_SECONDS:.0f} s: {self.log_tail()}")
+        raise DockerError(
+            f"dockerd did not answer in {DAEMON_START_SECONDS:.0f} s: {self.log_tail()}"
+        )
 
     def log_tail(self, lines: int = 20) -> str:
         log = self.root / "dockerd.log"
@@ -190,17 +199,96 @@ class Daemon:
         return self.docker("image", "inspect", tag).ok
 
 
+def _alive(pid: int) -> bool:
+    """Running (a zombie, exited but not yet reaped by its parent, is not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
 @contextlib.contextmanager
-def running_daemon() -> Iterator[Daemon]:
-    daemon = Daemon()
-    daemon.start()
+def shared_daemon(root: Path = STATE_DIR) -> Iterator[Daemon]:
+    """The harness's daemon for as long as any process of this checkout uses it: the first
+    user starts it, the last one stops it by its PID (xdist workers and sessions alike). Users
+    register under a lock as `users/<pid>`; a user that died without leaving is ignored."""
+    users = root / "users"
+    users.mkdir(parents=True, exist_ok=True)
+    daemon = Daemon(root)
+    me = users / str(os.getpid())
+    with (root / "daemon.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            pid = _daemon_pid(root)
+            if pid is None or not daemon.docker("version").ok:
+                if pid is not None:
+                    _stop_pid(pid)
+                daemon.start()
+            me.touch()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
     try:
         yield daemon
     finally:
-        daemon.stop()
+        with (root / "daemon.lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                me.unlink(missing_ok=True)
+                others = [u for u in users.iterdir() if u.name.isdigit() and _alive(int(u.name))]
+                pid = _daemon_pid(root)
+                if not others and pid is not None:
+                    _stop_pid(pid)
+                    left = mounts_below(root)
+                    if left:
+                        raise DockerError(f"the stopped daemon left mounts behind: {left}")
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-# ---- stand-in base images -------------------------------------------------------------------------
+def _daemon_pid(root: Path) -> int | None:
+    try:
+        pid = int((root / "run" / "docker.pid").read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return pid if _alive(pid) else None
+
+
+def _stop_pid(pid: int, seconds: float = 30.0) -> None:
+    """SIGTERM, then SIGKILL after `seconds`; waits until the process is gone."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + seconds
+    while _alive(pid) and time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)  # our child: reap it, or it stays a zombie
+        time.sleep(0.2)
+    if _alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        time.sleep(1)
+    if _alive(pid):
+        raise DockerError(f"dockerd (pid {pid}) did not stop")
+    unmount_below(STATE_DIR)
+
+
+def unmount_below(root: Path) -> None:
+    """What a stopped dockerd may leave mounted under its folders (its data root bound onto
+    itself, the default network namespace), deepest first."""
+    for point in sorted(set(mounts_below(root)), key=len, reverse=True):
+        run_command(["umount", point], cwd=Path("/"), timeout=30)
+
+
+def mounts_below(root: Path) -> list[str]:
+    points = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
+    return [p for p in points if p == str(root) or p.startswith(f"{root}/")]
+
+
+def daemon_running(root: Path = STATE_DIR) -> bool:
+    return _daemon_pid(root) is not None
+
+
+# ---- stand-in base images -----------------------------------------------------------------------
 
 
 def python_image_tag(version: str) -> str:
@@ -210,7 +298,11 @@ def python_image_tag(version: str) -> str:
 def pyenv_python(version: str) -> Path | None:
     root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
     found = sorted(
-        (p for p in root.glob(f"{version}.*") if re.fullmatch(rf"{re.escape(version)}\.\d+", p.name)),
+        (
+            p
+            for p in root.glob(f"{version}.*")
+            if re.fullmatch(rf"{re.escape(version)}\.\d+", p.name)
+        ),
         key=lambda p: int(p.name.rsplit(".", 1)[1]),
     )
     return found[-1] if found else None
@@ -219,13 +311,22 @@ def pyenv_python(version: str) -> Path | None:
 def ensure_image(daemon: Daemon, tag: str, make: Any) -> str:
     """`tag` in the daemon: already there, loaded from `.harness/docker-images/`, or made by
     `make(daemon, tag)` and saved there. Returns how ("present", "loaded", "built")."""
+    IMAGES_DIR.mkdir(parents=True, exist_ok=True)
+    saved = IMAGES_DIR / (re.sub(r"[^A-Za-z0-9.-]+", "_", tag) + ".tar")
+    with saved.with_suffix(".lock").open("a") as lock:  # one maker per image at a time
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return _ensure_image(daemon, tag, make, saved)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _ensure_image(daemon: Daemon, tag: str, make: Any, saved: Path) -> str:
     if daemon.has_image(tag):
         return "present"
-    saved = IMAGES_DIR / (re.sub(r"[^A-Za-z0-9.-]+", "_", tag) + ".tar")
     if saved.is_file():
         _checked(daemon.docker("load", "--input", str(saved)))
         return "loaded"
-    IMAGES_DIR.mkdir(parents=True, exist_ok=True)
     make(daemon, tag)
     partial = saved.with_suffix(".partial")
     _checked(daemon.docker("save", "--output", str(partial), tag))
@@ -253,14 +354,29 @@ def minbase_rootfs(work: Path) -> Path:
                 timeout=900,
             )
         )
-        for junk in ("var/cache/apt/archives", "var/lib/apt/lists", "usr/share/doc", "usr/share/man", "usr/share/locale"):
+        for junk in (
+            "var/cache/apt/archives",
+            "var/lib/apt/lists",
+            "usr/share/doc",
+            "usr/share/man",
+            "usr/share/locale",
+        ):
             shutil.rmtree(rootfs / junk, ignore_errors=True)
             (rootfs / junk).mkdir(parents=True, exist_ok=True)
         partial = cached.with_suffix(".partial")
-        _checked(run_command(["tar", "-C", str(rootfs), "--numeric-owner", "-cf", str(partial), "."], cwd=IMAGES_DIR))
+        _checked(
+            run_command(
+                ["tar", "-C", str(rootfs), "--numeric-owner", "-cf", str(partial), "."],
+                cwd=IMAGES_DIR,
+            )
+        )
         partial.replace(cached)
     else:
-        _checked(run_command(["tar", "-C", str(rootfs), "--numeric-owner", "-xf", str(cached)], cwd=IMAGES_DIR))
+        _checked(
+            run_command(
+                ["tar", "-C", str(rootfs), "--numeric-owner", "-xf", str(cached)], cwd=IMAGES_DIR
+            )
+        )
     return rootfs
 
 
@@ -279,6 +395,12 @@ def make_python_image(daemon: Daemon, tag: str) -> None:
         for pattern in PYTHON_PRUNE:
             for path in stdlib.glob(pattern):
                 shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+        for path in (stdlib / "site-packages").iterdir():
+            if not any(fnmatch(path.name, kept) for kept in SITE_PACKAGES_KEPT):
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+        for path in (local / "bin").iterdir():
+            if not any(fnmatch(path.name, kept) for kept in BIN_KEPT):
+                shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
         old = str(source).encode()
         for path in iter_files(local):
             if path.is_symlink():
@@ -292,7 +414,9 @@ def make_python_image(daemon: Daemon, tag: str) -> None:
         binaries = [p for p in iter_files(local) if not p.is_symlink() and p.suffix == ".so"]
         binaries += [local / "bin" / f"python{version}"]
         binaries += [p for p in local.glob("lib/libpython*.so*") if not p.is_symlink()]
-        run_command(["strip", "--strip-unneeded", *map(str, set(binaries))], cwd=IMAGES_DIR, timeout=300)
+        run_command(
+            ["strip", "--strip-unneeded", *map(str, set(binaries))], cwd=IMAGES_DIR, timeout=300
+        )
         for name in ("python", "python3"):
             link = local / "bin" / name
             if not link.exists():
@@ -309,10 +433,24 @@ def make_python_image(daemon: Daemon, tag: str) -> None:
             'CMD ["python3"]',
         ]
         archive = Path(scratch) / "rootfs.tar"
-        _checked(run_command(["tar", "-C", str(rootfs), "--numeric-owner", "-cf", str(archive), "."], cwd=IMAGES_DIR))
+        _checked(
+            run_command(
+                ["tar", "-C", str(rootfs), "--numeric-owner", "-cf", str(archive), "."],
+                cwd=IMAGES_DIR,
+            )
+        )
         options = [item for change in changes for item in ("--change", change)]
         _checked(daemon.docker("import", *options, str(archive), tag, timeout=600))
-        check = daemon.docker("run", "--rm", "--network", "host", tag, "python3", "-c", "import ssl, sqlite3, ctypes, lzma, bz2, readline, uuid; print(ssl.OPENSSL_VERSION)")
+        check = daemon.docker(
+            "run",
+            "--rm",
+            "--network",
+            "host",
+            tag,
+            "python3",
+            "-c",
+            "import ssl, sqlite3, ctypes, lzma, bz2, readline, uuid; print(ssl.OPENSSL_VERSION)",
+        )
         _checked(check)
 
 
@@ -321,9 +459,19 @@ def uv_wheel(version: str, work: Path) -> Path:
     _checked(
         run_command(
             [
-                "python3", "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-                "--platform", "manylinux_2_17_x86_64", "--python-version", "3.12",
-                "--dest", str(work), f"uv=={version}",
+                "python3",
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--only-binary=:all:",
+                "--platform",
+                "manylinux_2_17_x86_64",
+                "--python-version",
+                "3.12",
+                "--dest",
+                str(work),
+                f"uv=={version}",
             ],
             cwd=work,
             timeout=300,
@@ -360,7 +508,7 @@ def base_images(dockerfile: str) -> dict[str, Any]:
     return needed
 
 
-# ---- build inputs ---------------------------------------------------------------------------------
+# ---- build inputs -------------------------------------------------------------------------------
 
 
 def dockerignore_patterns(root: Path) -> list[str]:
@@ -381,7 +529,11 @@ def is_ignored(relpath: str, patterns: list[str]) -> bool:
         negated = pattern.startswith("!")
         pattern = pattern.removeprefix("!").strip("/")
         pattern = pattern.removeprefix("**/")
-        if any(fnmatch(prefix, pattern) or fnmatch(prefix.rsplit("/", 1)[-1], pattern) and "/" not in pattern for prefix in prefixes):
+        if any(
+            fnmatch(prefix, pattern)
+            or (fnmatch(prefix.rsplit("/", 1)[-1], pattern) and "/" not in pattern)
+            for prefix in prefixes
+        ):
             ignored = not negated
     return ignored
 
@@ -412,7 +564,7 @@ def stack_key(root: Path) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-# ---- a stack --------------------------------------------------------------------------------------
+# ---- a stack ------------------------------------------------------------------------------------
 
 # The host's server behind each infrastructure service of compose.yaml, for the stand-ins.
 INFRASTRUCTURE_PORTS = {"postgres": 5432, "redis": 6379, "rabbitmq": 5672}
@@ -433,7 +585,7 @@ def stack_file(
     has none), and each infrastructure service a stand-in on `base_image` that is healthy while
     the host's server accepts connections. Dependencies, conditions, volumes and the app's
     commands and health checks stay the project's."""
-    stack = json.loads(json.dumps(resolved))  # a deep copy
+    stack: dict[str, Any] = json.loads(json.dumps(resolved))  # a deep copy
     for name, service in stack["services"].items():
         service["network_mode"] = "host"
         service.pop("ports", None)
@@ -502,7 +654,11 @@ def image_size(daemon: Daemon, tag: str) -> int:
 def container_health(daemon: Daemon, project: str) -> dict[str, str]:
     """Each container of the project: its service and its health (or state)."""
     found = daemon.docker(
-        "ps", "--all", "--filter", f"label=com.docker.compose.project={project}", "--format",
+        "ps",
+        "--all",
+        "--filter",
+        f"label=com.docker.compose.project={project}",
+        "--format",
         "{{.ID}}",
     )
     ids = found.output.split()
@@ -532,7 +688,10 @@ def leftovers(daemon: Daemon, project: str) -> list[str]:
 
 
 def http_json(
-    method: str, url: str, body: Any = None, headers: Mapping[str, str] | None = None,
+    method: str,
+    url: str,
+    body: Any = None,
+    headers: Mapping[str, str] | None = None,
     form: Mapping[str, str] | None = None,
 ) -> tuple[int, Any, Mapping[str, str]]:
     data = None
@@ -557,8 +716,7 @@ def http_json(
         return error.code, parsed, dict(error.headers)
 
 
-
-# ---- bringing a stack up, and its round trip ------------------------------------------------------
+# ---- bringing a stack up, and its round trip ----------------------------------------------------
 
 STACK_ENV_FILE = """\
 # Written by the harness's Docker test: the project's .env.example plus the passwords
@@ -688,7 +846,7 @@ def round_trip(stack: Stack, answers: Mapping[str, Any]) -> list[str]:
     return done
 
 
-# ---- which stacks the harness serves -------------------------------------------------------------
+# ---- which stacks the harness serves ------------------------------------------------------------
 
 # What compose.yaml's services depend on (its only conditions), and what else picks the image.
 STACK_AXES = ("database", "redis", "celery", "celery_broker")
@@ -716,7 +874,9 @@ class ServedStack:
         return f"docker:{self.combination.id}"
 
 
-def served_stacks(combinations: list[Any], default_python: str, all_features: list[Any]) -> list[ServedStack]:
+def served_stacks(
+    combinations: list[Any], default_python: str, all_features: list[Any]
+) -> list[ServedStack]:
     """Every distinct compose stack (database x Redis x broker) on the default Python, with
     auth (the default) where there is a choice; the all-features combination of every Python.
     Each other docker combination is reported with the served stack of its shape and Python,
@@ -728,12 +888,20 @@ def served_stacks(combinations: list[Any], default_python: str, all_features: li
             chosen[combination.id] = (combination, [f"all-features on Python {combination.python}"])
     shapes = {stack_shape(c.answers) for c in docker}
     for shape in sorted(shapes, key=repr):
-        served = [c for c in chosen.values() if stack_shape(c[0].answers) == shape and c[0].python == default_python]
+        served = [
+            c
+            for c in chosen.values()
+            if stack_shape(c[0].answers) == shape and c[0].python == default_python
+        ]
         if served:
             served[0][1].append("its compose stack")
             continue
-        candidates = [c for c in docker if stack_shape(c.answers) == shape and c.python == default_python]
-        candidates.sort(key=lambda c: (c.answers.get("ci") != "none", not c.answers.get("auth"), c.id))
+        candidates = [
+            c for c in docker if stack_shape(c.answers) == shape and c.python == default_python
+        ]
+        candidates.sort(
+            key=lambda c: (c.answers.get("ci") != "none", not c.answers.get("auth"), c.id)
+        )
         chosen[candidates[0].id] = (candidates[0], ["its compose stack"])
     members: dict[str, list[str]] = {key: [] for key in chosen}
     for combination in docker:

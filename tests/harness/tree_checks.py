@@ -192,7 +192,10 @@ OFF_FEATURE_WORDS: Mapping[str, str] = {
     "redis": r"\bredis\b",
     "celery": r"\bcelery\b",
     "docker": r"\bdocker\b|\bDockerfile\b|\bcompose\.yaml\b|\.dockerignore\b",
-    "ci": r"\bGitHub Actions\b|\bGitLab\b|\.github/workflows\b|\.gitlab-ci\b|\bContinuous integration\b",
+    "ci": (
+        r"\bGitHub Actions\b|\bGitLab\b|\.github/workflows\b|\.gitlab-ci\b"
+        r"|\bContinuous integration\b"
+    ),
 }
 OFF_ANSWERS = (False, "none")
 

@@ -25,6 +25,7 @@ import pytest
 
 from .container_checks import (
     compose_problems,
+    feature_file_problems,
     hadolint_problems,
     schema_problems,
     workflow_command_problems,
@@ -73,6 +74,7 @@ TREE_STEPS = (
     "ruff-format",
     "ruff-check",
     "answers",
+    "feature-files",
     "hadolint",
     "schemas",
     "compose",
@@ -322,6 +324,7 @@ def _tree_steps(
         report.add(name, check(root), time.monotonic() - start)
     recorded = combination.recorded
     report.add("answers", answers_file_problems(root, answers_file, recorded, REPO_ROOT))
+    report.add("feature-files", feature_file_problems(root, combination.answers))
     for name, check in (("hadolint", hadolint_problems), ("schemas", schema_problems)):
         start = time.monotonic()
         report.add(name, check(root), time.monotonic() - start)
