@@ -78,7 +78,7 @@ SITE_PACKAGES_KEPT = ("pip", "pip-*")
 BIN_KEPT = ("python*", "pip*", "pydoc*", "idle*", "2to3*")
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
 DAEMON_START_SECONDS = 60.0
-HEALTHY_SECONDS = 180.0
+HEALTHY_SECONDS = 300.0
 UV_IMAGE = re.compile(r"^COPY --from=(ghcr\.io/astral-sh/uv):(\S+) ", re.MULTILINE)
 PYTHON_ARG = re.compile(r"^ARG PYTHON_VERSION=(\S+)$", re.MULTILINE)
 
@@ -595,8 +595,15 @@ def stack_file(
             service["image"] = image
             service["environment"] = {**service.get("environment", {}), **env, "PORT": str(port)}
             check = service.get("healthcheck", {})
-            if not check.get("disable") and check.get("test") != ["NONE"]:  # asked more often
-                service["healthcheck"] = {**check, "interval": "3s", "start_period": "0s"}
+            if not check.get("disable") and check.get("test") != ["NONE"]:
+                # Asked more often, and given time on a loaded machine: dockerd 20.10 does not
+                # kill a check that timed out, so timed-out checks would pile up.
+                service["healthcheck"] = {
+                    **check,
+                    "interval": "5s",
+                    "timeout": "30s",
+                    "start_period": "0s",
+                }
         else:
             host_port = INFRASTRUCTURE_PORTS[name]
             probe = (
