@@ -638,7 +638,8 @@ class StackRun:
 
 
 def project_name(key: str) -> str:
-    return f"harness-{key[:12]}"
+    """A compose project name of its own for `key` (an isolation owner, say)."""
+    return f"harness-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
 
 
 def build_image(daemon: Daemon, root: Path, tag: str) -> float:
