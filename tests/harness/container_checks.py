@@ -7,8 +7,10 @@ the files (`docker: false`, `ci: none`), where the off-feature words check that 
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
+import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -68,17 +70,27 @@ def feature_file_problems(root: Path, answers: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+@functools.cache
+def _validated(argv: tuple[str, ...], name: str, content: bytes) -> str | None:
+    """Run a validator on `content` saved as `name`; its failure, or None. Many combinations
+    render the same compose, CI or Docker file: each distinct file is checked once per
+    process (the validators are deterministic)."""
+    with tempfile.TemporaryDirectory(prefix="harness-validate-") as scratch:
+        path = Path(scratch) / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+        result = run_command([*argv, name], cwd=Path(scratch), timeout=60)
+    return None if result.ok else result.describe()
+
+
 def hadolint_problems(root: Path) -> list[str]:
     """hadolint at warning level; any rule it ignores must say why, on the line before."""
     dockerfile = root / "Dockerfile"
     if not dockerfile.is_file():
         return []
-    result = run_command(
-        [str(BIN / "hadolint"), "--failure-threshold", "warning", "--no-color", "Dockerfile"],
-        cwd=root,
-        timeout=60,
-    )
-    problems = [] if result.ok else [result.describe()]
+    argv = (str(BIN / "hadolint"), "--failure-threshold", "warning", "--no-color")
+    failure = _validated(argv, "Dockerfile", dockerfile.read_bytes())
+    problems = [] if failure is None else [failure]
     lines = dockerfile.read_text(encoding="utf-8").splitlines()
     for number, line in enumerate(lines, start=1):
         if "hadolint ignore" in line and not (number > 1 and lines[number - 2].startswith("#")):
@@ -92,13 +104,10 @@ def schema_problems(root: Path) -> list[str]:
     for relpath, schema in SCHEMAS.items():
         if not (root / relpath).is_file():
             continue
-        result = run_command(
-            [str(BIN / "check-jsonschema"), "--builtin-schema", schema, relpath],
-            cwd=root,
-            timeout=60,
-        )
-        if not result.ok:
-            problems.append(result.describe())
+        argv = (str(BIN / "check-jsonschema"), "--builtin-schema", schema)
+        failure = _validated(argv, relpath, (root / relpath).read_bytes())
+        if failure is not None:
+            problems.append(failure)
     return problems
 
 
