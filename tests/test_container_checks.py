@@ -181,7 +181,7 @@ def test_docker_and_ci_answers_share_the_python_tree(
 
 
 def test_the_test_stack_runs_the_apps_on_the_host_network() -> None:
-    resolved = {
+    resolved: dict[str, Any] = {
         "services": {
             "postgres": {"image": "postgres:17", "healthcheck": {"test": ["CMD", "pg_isready"]}},
             "migrate": {"build": {"context": "."}, "healthcheck": {"test": ["NONE"]}},
