@@ -35,6 +35,7 @@ from typing import Any
 
 from .conditionals import questions_by_file, rendered_name
 from .covering import Requirement, covering_array
+from .docker import served_stacks
 from .matrix import PYTHON_QUESTION, Combination, Matrix, VariantRun, load_matrix
 from .python_checks import HARNESS_DIR, is_python_relevant, python_tree_digest
 from .questionnaire import REPO_ROOT
@@ -61,6 +62,10 @@ CONTRACT_SECONDS = 20.0  # contract fuzzing of each tree (harness/contract.py)
 # per lock digest, its answer; a lock not asked about today costs about 6 s more
 SECURITY_SECONDS = 4.0
 README_SECONDS = 20.0  # the README examples of each tree on the default Python
+# Each served Docker stack (test_docker.py): image build with warm layers, bring-up to healthy,
+# round trip and teardown, measured on this machine while the Python runs shared it (a cold
+# dependency layer adds about 30 s once per distinct lock file and Python).
+DOCKER_STACK_SECONDS = 75.0
 OTHER_SECONDS = 240.0  # the harness's own tests, the domain guides, update and answer changes
 QUICK_OTHER_SECONDS = 50.0  # the harness's own quick tests
 # The plan's own inputs: the template, and the code that decides what a tree is.
@@ -109,6 +114,7 @@ class Plan:
     combinations: list[Planned] = field(default_factory=list)
     trees: list[Tree] = field(default_factory=list)
     readmes: Mapping[str, str] = field(default_factory=dict)  # combination id -> README digest
+    docker_stacks: int = 0  # the Docker stacks test_docker.py builds and brings up
 
     def tree(self, tree_id: str) -> Tree:
         return next(tree for tree in self.trees if tree.id == tree_id)
@@ -149,7 +155,8 @@ class Plan:
         trees = sum(self.tree_seconds(tree, durations) for tree in self.trees)
         readmes = README_SECONDS * len(self.readme_runs())
         other = QUICK_OTHER_SECONDS if self.tier == "quick" else OTHER_SECONDS
-        return (static + trees + readmes + other) / max(1, workers)
+        stacks = DOCKER_STACK_SECONDS * self.docker_stacks
+        return (static + trees + readmes + other + stacks) / max(1, workers)
 
     def shard(self, index: int, count: int) -> set[str]:
         """The item keys of shard `index` (1-based) of `count`: trees spread by expected time
@@ -158,7 +165,7 @@ class Plan:
         model's seconds, not this machine's measurements: every machine must split alike."""
         if not 1 <= index <= count:
             raise ValueError(f"shard {index}/{count}: the index must be between 1 and {count}")
-        loads = [OTHER_SECONDS] + [0.0] * (count - 1)
+        loads = [OTHER_SECONDS + DOCKER_STACK_SECONDS * self.docker_stacks] + [0.0] * (count - 1)
         owner: dict[str, int] = {}
         readmes = Counter(planned.tree for planned in self.readme_runs())
         seconds = {
@@ -364,6 +371,9 @@ def _group(
 ) -> Plan:
     readmes = {c.id: digests[readme_key(c.id)] for c in rendered if readme_key(c.id) in digests}
     plan = Plan(tier, strategy, matrix.minimal_answers(), matrix.default_python, readmes=readmes)
+    if tier != "quick":
+        specials = [matrix.all_features_variant(python) for python in matrix.pythons]
+        plan.docker_stacks = len(served_stacks(list(matrix.valid), matrix.default_python, specials))
     by_key: dict[str, list[Combination]] = {}
     for combination in candidates:
         by_key.setdefault(digests[combination.id], []).append(combination)
@@ -553,6 +563,7 @@ def plan_report(plan: Plan, shards: int) -> dict[str, Any]:
         "trees": len(plan.trees),
         "runs_shared": shared,
         "estimated_minutes": round(plan.estimated_seconds(read_durations()) / 60, 1),
+        "docker_stacks": plan.docker_stacks,
         "budget_minutes": FULL_TIER_BUDGET_SECONDS / 60,
         "shards": shard_names(shards),
         "shard_items": {
@@ -582,7 +593,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"{plan.tier} tier, {plan.strategy}: {report['combinations']} combinations rendered "
         f"and statically checked; {report['trees']} distinct trees run Python "
-        f"({report['runs_shared']} combinations share an identical tree's run); about "
+        f"({report['runs_shared']} combinations share an identical tree's run); "
+        f"{plan.docker_stacks} Docker stacks built and served; about "
         f"{report['estimated_minutes']} min on 2 workers (budget {report['budget_minutes']:.0f})"
     )
     for tree in plan.trees:

@@ -98,12 +98,43 @@ def _referencing_text(path: Path) -> str:
     return text
 
 
+# A Markdown heading that Python code quotes, such as "\n## Configure\n" in a test that reads
+# the README's settings table.
+QUOTED_HEADING = re.compile(r"(?m)(?:^|\\n)(#{1,6} [A-Z][^\n\\\"']*?)(?:\\n|[\"'])")
+
+
+def markdown_sections(text: str, headings: set[str]) -> str:
+    """The sections of `text` under `headings` (each up to the next heading of its level or
+    above), in order."""
+    kept, level, keeping, fenced = [], 0, False, False
+    for line in text.splitlines(keepends=True):
+        fenced ^= line.startswith("```")
+        marks = len(line) - len(line.lstrip("#"))
+        if not fenced and 0 < marks <= 6 and line[marks : marks + 1] == " ":
+            if line.rstrip("\n") in headings:
+                level, keeping = marks, True
+            elif keeping and marks <= level:
+                keeping = False
+        if keeping:
+            kept.append(line)
+    return "".join(kept)
+
+
 def python_tree_digest(root: Path, extra: Mapping[str, str]) -> tuple[str, int]:
-    """A hash of the Python-relevant files plus `extra` (interpreter, services); and the count."""
+    """A hash of the Python-relevant files plus `extra` (interpreter, services); and the count.
+
+    A Markdown file that counts only because Python code names it counts by the sections whose
+    headings that code quotes, when it quotes any: a test of the README's settings table does
+    not make its Docker or CI sections part of the tree."""
     digest = hashlib.sha256()
     files = python_relevant_files(root)
+    core_text = "\n".join(_referencing_text(root / f) for f in files if is_python_relevant(f))
+    headings = set(QUOTED_HEADING.findall(core_text))
     for relpath in files:
-        digest.update(relpath.encode() + b"\0" + (root / relpath).read_bytes() + b"\0")
+        data = (root / relpath).read_bytes()
+        if relpath.endswith(".md") and not is_python_relevant(relpath) and headings:
+            data = markdown_sections(data.decode("utf-8"), headings).encode()
+        digest.update(relpath.encode() + b"\0" + data + b"\0")
     for key, value in sorted(extra.items()):
         digest.update(f"{key}={value}\0".encode())
     return digest.hexdigest()[:16], len(files)

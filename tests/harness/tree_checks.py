@@ -186,9 +186,18 @@ def answers_file_problems(
     return problems
 
 
-# A feature that is off leaves no word of itself: no import, setting, comment or README line.
-# An entry per feature whose name is a word nothing else uses.
-OFF_FEATURE_WORDS: Mapping[str, str] = {"redis": r"\bredis\b", "celery": r"\bcelery\b"}
+# A feature that is off (false, or the choice "none") leaves no word of itself: no import,
+# setting, comment or README line. An entry per feature whose words nothing else uses.
+OFF_FEATURE_WORDS: Mapping[str, str] = {
+    "redis": r"\bredis\b",
+    "celery": r"\bcelery\b",
+    "docker": r"\bdocker\b|\bDockerfile\b|\bcompose\.yaml\b|\.dockerignore\b",
+    "ci": (
+        r"\bGitHub Actions\b|\bGitLab\b|\.github/workflows\b|\.gitlab-ci\b"
+        r"|\bContinuous integration\b"
+    ),
+}
+OFF_ANSWERS = (False, "none")
 
 
 def off_feature_problems(
@@ -196,7 +205,7 @@ def off_feature_problems(
 ) -> list[str]:
     problems = []
     for feature, word in OFF_FEATURE_WORDS.items():
-        if answers.get(feature) is not False:
+        if answers.get(feature) not in OFF_ANSWERS:
             continue
         pattern = re.compile(word, re.IGNORECASE)
         for file in files:

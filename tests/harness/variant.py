@@ -23,6 +23,14 @@ from typing import Any, NoReturn, Protocol
 
 import pytest
 
+from .container_checks import (
+    compose_problems,
+    feature_file_problems,
+    hadolint_problems,
+    schema_problems,
+    workflow_command_problems,
+    workflow_environment_problems,
+)
 from .contract import contract_step
 from .interpreters import find_interpreter, find_uv
 from .matrix import Combination, VariantRun
@@ -67,6 +75,12 @@ TREE_STEPS = (
     "ruff-format",
     "ruff-check",
     "answers",
+    "feature-files",
+    "hadolint",
+    "schemas",
+    "compose",
+    "ci-commands",
+    "ci-environment",
     "tree-key",
 )
 STATIC_CHECKS = ("render", *TREE_STEPS)
@@ -328,6 +342,13 @@ def _tree_steps(
         report.add(name, check(root), time.monotonic() - start)
     recorded = combination.recorded
     report.add("answers", answers_file_problems(root, answers_file, recorded, REPO_ROOT))
+    report.add("feature-files", feature_file_problems(root, combination.answers))
+    for name, check in (("hadolint", hadolint_problems), ("schemas", schema_problems)):
+        start = time.monotonic()
+        report.add(name, check(root), time.monotonic() - start)
+    report.add("compose", compose_problems(root, combination.answers))
+    report.add("ci-commands", workflow_command_problems(root))
+    report.add("ci-environment", workflow_environment_problems(root, combination.answers))
 
 
 def _python_steps(
