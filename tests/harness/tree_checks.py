@@ -188,7 +188,11 @@ def answers_file_problems(
 
 # A feature that is off leaves no word of itself: no import, setting, comment or README line.
 # An entry per feature whose name is a word nothing else uses.
-OFF_FEATURE_WORDS: Mapping[str, str] = {"redis": r"\bredis\b", "celery": r"\bcelery\b"}
+OFF_FEATURE_WORDS: Mapping[str, str] = {
+    "redis": r"\bredis\b",
+    "celery": r"\bcelery\b",
+    "websockets": r"websocket|realtime|real-time",
+}
 
 
 def off_feature_problems(
