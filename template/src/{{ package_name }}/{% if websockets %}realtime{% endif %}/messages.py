@@ -1,10 +1,7 @@
 """The JSON protocol of `/api/v1/ws`: what a client sends, and what the server answers.
 
-Client messages (one JSON object per text frame, told apart by `type`):
-{% if auth %}
-- `{"type": "authenticate", "token": "<access token>"}`: first, unless the handshake carried the
-  token as `Sec-WebSocket-Protocol: bearer, <access token>`;
-{% endif %}
+Client messages (one JSON object per text frame, told apart by `type`; the socket's guard,
+in `guard.py`, may add its own):
 - `{"type": "subscribe", "channel": "items"}` and `{"type": "unsubscribe", "channel": ...}`;
 - `{"type": "publish", "channel": "rooms:lobby", "data": ...}`: rooms only;
 - `{"type": "ping", "id": "any text"}`: answered by a pong with the same id.
@@ -15,7 +12,7 @@ Server frames: `ready`, `subscribed`, `unsubscribed`, `event` (`channel`, `data`
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 # `items` (every item's changes), `items:<id>` (one item's), `rooms:<name>` (what clients
 # publish).
@@ -28,80 +25,66 @@ def item_channel(item_id: int) -> str:
     return f"{ITEMS_CHANNEL}:{item_id}"
 
 
-class _Message(BaseModel):
+class Message(BaseModel):
     # Strict: a number in place of a string is an error, not a guess.
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-{% if auth %}
 
 
-class Authenticate(_Message):
-    type: Literal["authenticate"]
-    token: str = Field(min_length=1, max_length=4096)
-{% endif %}
-
-
-class Subscribe(_Message):
+class Subscribe(Message):
     type: Literal["subscribe"]
     channel: Channel
 
 
-class Unsubscribe(_Message):
+class Unsubscribe(Message):
     type: Literal["unsubscribe"]
     channel: Channel
 
 
-class Publish(_Message):
+class Publish(Message):
     type: Literal["publish"]
     channel: Channel
     data: JsonValue
 
 
-class Ping(_Message):
+class Ping(Message):
     type: Literal["ping"]
     id: str | None = Field(default=None, max_length=64)
 
 
-ClientMessage = Annotated[
-{% if auth %}
-    Authenticate | Subscribe | Unsubscribe | Publish | Ping,
-{% else %}
-    Subscribe | Unsubscribe | Publish | Ping,
-{% endif %}
-    Field(discriminator="type"),
-]
-CLIENT_MESSAGE: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
+# What every socket understands; `guard.ClientMessage` adds the guard's messages.
+ProtocolMessage = Subscribe | Unsubscribe | Publish | Ping
 
 
-class Ready(_Message):
+class Ready(Message):
     type: Literal["ready"] = "ready"
 
 
-class Subscribed(_Message):
+class Subscribed(Message):
     type: Literal["subscribed"] = "subscribed"
     channel: str
 
 
-class Unsubscribed(_Message):
+class Unsubscribed(Message):
     type: Literal["unsubscribed"] = "unsubscribed"
     channel: str
 
 
-class Event(_Message):
+class Event(Message):
     type: Literal["event"] = "event"
     channel: str
     data: JsonValue
 
 
-class Pong(_Message):
+class Pong(Message):
     type: Literal["pong"] = "pong"
     id: str | None
 
 
-class Heartbeat(_Message):
+class Heartbeat(Message):
     type: Literal["heartbeat"] = "heartbeat"
 
 
-class Error(_Message):
+class Error(Message):
     type: Literal["error"] = "error"
     detail: str
 
