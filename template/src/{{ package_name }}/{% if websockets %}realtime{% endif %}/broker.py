@@ -1,6 +1,6 @@
-"""The broker: one small interface, two implementations. `LocalBroker` (here) serves one
-process; the Redis one fans out across processes. Either delivers to this process's `Hub`,
-which knows the connections subscribed to each channel."""
+"""The broker: one small interface. `LocalBroker` (here) serves one process; an implementation
+that the processes share fans out across them. Each delivers to its process's `Hub`, which
+knows the connections subscribed to each channel."""
 
 from collections import defaultdict
 from typing import Protocol
