@@ -57,6 +57,9 @@ STATIC_SECONDS = 0.2  # render, tree checks, ruff format and check, answers file
 TREE_SECONDS = 19.0
 FEATURE_SECONDS = 10.0  # each feature on top of the minimal combination
 SERVICE_SECONDS = 4.0  # each real service its tests use
+# Features whose tests cost more than FEATURE_SECONDS, by the extra seconds measured: websockets
+# drives a headless Chromium and, with Redis, two server processes and a Redis restart.
+FEATURE_EXTRA_SECONDS = {"websockets": 10.0}
 CONTRACT_SECONDS = 20.0  # contract fuzzing of each tree (harness/contract.py)
 # bandit (1.5 s) and pip-audit of each tree (harness/security.py): the lock's export and, cached
 # per lock digest, its answer; a lock not asked about today costs about 6 s more
@@ -139,13 +142,14 @@ class Plan:
         if tree.id in durations:
             return durations[tree.id]
         answers = tree.run.combination.feature_answers
-        features = sum(1 for name, value in self.minimal.items() if answers.get(name) != value)
+        on_top = [name for name, value in self.minimal.items() if answers.get(name) != value]
         services = len(tree.services)
         return (
             TREE_SECONDS
             + CONTRACT_SECONDS
             + SECURITY_SECONDS
-            + FEATURE_SECONDS * features
+            + FEATURE_SECONDS * len(on_top)
+            + sum(FEATURE_EXTRA_SECONDS.get(name, 0.0) for name in on_top)
             + SERVICE_SECONDS * services
         )
 

@@ -191,6 +191,7 @@ def answers_file_problems(
 OFF_FEATURE_WORDS: Mapping[str, str] = {
     "redis": r"\bredis\b",
     "celery": r"\bcelery\b",
+    "websockets": r"websocket|realtime|real-time",
     "docker": r"\bdocker\b|\bDockerfile\b|\bcompose\.yaml\b|\.dockerignore\b",
     "ci": (
         r"\bGitHub Actions\b|\bGitLab\b|\.github/workflows\b|\.gitlab-ci\b"
