@@ -19,15 +19,12 @@ every measurement ran.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
-import platform
-import signal
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,11 +38,9 @@ from run import (
     BenchError,
     Plan,
     Unavailable,
-    default_work_dir,
-    git,
-    loadavg,
-    locked,
     log,
+    measure_and_write,
+    parse_with_folders,
     run,
 )
 
@@ -257,56 +252,19 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, help="warm-up messages (default 100)")
     parser.add_argument("--ref", default="HEAD", help="template revision (HEAD: working tree)")
     parser.add_argument("--project", type=Path, help="measure this rendered project instead")
-    parser.add_argument("--output-dir", default=str(BENCH_DIR / "results"))
-    parser.add_argument(
-        "--work-dir",
-        help=f"render and venv folder, kept between runs (default: {default_work_dir()}-"
-        "realtime, with -smoke appended for --smoke)",
-    )
-    args = parser.parse_args(argv)
-    if args.work_dir is None:
-        args.work_dir = f"{default_work_dir()}-realtime{'-smoke' if args.smoke else ''}"
-    return args
+    return parse_with_folders(parser, argv, "-realtime")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     plan = make_plan(args)
-    # A TERM (a timeout, Ctrl+C from a wrapper) unwinds: servers stopped, corners removed.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    work = Path(args.work_dir).resolve()
-    output = Path(args.output_dir).resolve()
-    results: dict[str, Any] = {
-        "schema": 1,
-        "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "commit": git("rev-parse", "HEAD"),
-        "plan": asdict(plan),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
-    }
-    results["machine"]["loadavg_start"] = loadavg()
-    started = time.perf_counter()
-    try:
-        with locked(work):
-            variant = RealtimeVariant(args, plan, work)
-            results["report"] = variant.measure()
-            results["notes"] = variant.results["notes"]
-    except Unavailable as error:
-        print(f"bench: missing prerequisite: {error}", file=sys.stderr)
-        return 3
-    except BenchError as error:
-        print(f"bench: {error}", file=sys.stderr)
-        return 1
-    results["machine"]["loadavg_end"] = loadavg()
-    results["finished_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    results["wall_seconds"] = round(time.perf_counter() - started, 1)
-    output.mkdir(parents=True, exist_ok=True)
-    json_path, md_path = output / "realtime.json", output / "realtime.md"
-    json_path.write_text(json.dumps(results, indent=2) + "\n")
-    md_path.write_text(markdown(results))
-    print()
-    print(md_path.read_text())
-    log(f"wrote {json_path} and {md_path} in {results['wall_seconds']:.0f}s")
-    return 0
+
+    def measure(results: dict[str, Any], work: Path) -> None:
+        variant = RealtimeVariant(args, plan, work)
+        results["report"] = variant.measure()
+        results["notes"] = variant.results["notes"]
+
+    return measure_and_write("realtime", args, plan, measure, markdown)
 
 
 if __name__ == "__main__":

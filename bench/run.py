@@ -42,7 +42,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -1870,15 +1870,23 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         choices=("production", "development"),
         help="ENVIRONMENT of the served app (default: production)",
     )
+    return parse_with_folders(parser, argv)
+
+
+def parse_with_folders(
+    parser: argparse.ArgumentParser, argv: Sequence[str] | None, suffix: str = ""
+) -> argparse.Namespace:
+    """Parses `argv` with the options every script of bench/ takes: --output-dir, and --work-dir,
+    the render and venv folder kept between runs, one per script (`suffix`) and per --smoke."""
     parser.add_argument("--output-dir", default=str(BENCH_DIR / "results"))
     parser.add_argument(
         "--work-dir",
-        help=f"render and venv folder, kept between runs (default: {default_work_dir()}, "
+        help=f"render and venv folder, kept between runs (default: {default_work_dir()}{suffix}, "
         "with -smoke appended for --smoke)",
     )
     args = parser.parse_args(argv)
     if args.work_dir is None:
-        args.work_dir = f"{default_work_dir()}{'-smoke' if args.smoke else ''}"
+        args.work_dir = f"{default_work_dir()}{suffix}{'-smoke' if args.smoke else ''}"
     return args
 
 
@@ -1891,6 +1899,52 @@ def locked(work: Path) -> Iterator[None]:
         except BlockingIOError:
             raise BenchError(f"another benchmark run uses {work}; pass --work-dir") from None
         yield
+
+
+def measure_and_write(
+    name: str,
+    args: argparse.Namespace,
+    plan: Any,
+    measure: Callable[[dict[str, Any], Path], None],
+    markdown_of: Callable[[Mapping[str, Any]], str],
+) -> int:
+    """The frame of a benchmark script's run: `measure(results, work)` under the work folder's
+    lock, with the machine's load before and after, then `<name>.json` and `<name>.md` in the
+    output folder. Exits 3 when a prerequisite is missing, 1 when a measurement failed."""
+    # A TERM (a timeout, Ctrl+C from a wrapper) unwinds: servers stopped, corners removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    work = Path(args.work_dir).resolve()
+    output = Path(args.output_dir).resolve()
+    results: dict[str, Any] = {
+        "schema": 1,
+        "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "commit": git("rev-parse", "HEAD"),
+        "plan": asdict(plan),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "notes": [],
+    }
+    results["machine"]["loadavg_start"] = loadavg()
+    started = time.perf_counter()
+    try:
+        with locked(work):
+            measure(results, work)
+    except Unavailable as error:
+        print(f"bench: missing prerequisite: {error}", file=sys.stderr)
+        return 3
+    except BenchError as error:
+        print(f"bench: {error}", file=sys.stderr)
+        return 1
+    results["machine"]["loadavg_end"] = loadavg()
+    results["finished_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    results["wall_seconds"] = round(time.perf_counter() - started, 1)
+    output.mkdir(parents=True, exist_ok=True)
+    json_path, md_path = output / f"{name}.json", output / f"{name}.md"
+    json_path.write_text(json.dumps(results, indent=2) + "\n")
+    md_path.write_text(markdown_of(results))
+    print()
+    print(md_path.read_text())
+    log(f"wrote {json_path} and {md_path} in {results['wall_seconds']:.0f}s")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

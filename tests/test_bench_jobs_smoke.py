@@ -9,74 +9,27 @@ not part of `--quick`. A missing service or interpreter skips it, or fails it un
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
-from harness.interpreters import find_interpreter
+from harness.bench_smoke import leftover_keys, require, run_bench, vhosts
 from harness.matrix import load_matrix
-from harness.questionnaire import REPO_ROOT
-from harness.services import RABBITMQCTL, redis_client, service_problem, services_for
-from harness.variant import unavailable
 
-BENCH = REPO_ROOT / "bench" / "jobs.py"
 TIMEOUT = 600  # about 70 s with warm venvs; the first run also renders and syncs two
 BROKERS = ("redis", "rabbitmq")
 JOBS = 20  # --smoke
 PREFETCH = 4
 
 
-def leftover_keys(prefix: str) -> list[bytes]:
-    """Every key under `prefix`, a page of SCAN at a time."""
-    found: list[bytes] = []
-    cursor: bytes = b"0"
-    with redis_client() as redis:
-        while True:
-            match redis.command("SCAN", cursor, "MATCH", f"{prefix}*", "COUNT", "1000"):
-                case [bytes() as cursor, list() as keys]:
-                    found += [key for key in keys if isinstance(key, bytes)]
-                case reply:
-                    raise AssertionError(f"SCAN answered {reply!r}")
-            if cursor == b"0":
-                return found
-
-
-def vhosts() -> set[str]:
-    done = subprocess.run(
-        [*RABBITMQCTL, "list_vhosts", "--quiet", "--no-table-headers"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return set(done.stdout.split())
-
-
 @pytest.mark.xdist_group("bench-smoke")
 def test_bench_jobs_smoke_run_measures_each_broker(tmp_path: Path) -> None:
-    matrix = load_matrix()
     answers = {"database": "postgresql", "redis": True, "celery": True}
     for broker in BROKERS:
-        for service in sorted(services_for({**answers, "celery_broker": broker})):
-            if problem := service_problem(service):
-                unavailable(problem)
-    if find_interpreter(matrix.default_python) is None:
-        unavailable(f"no CPython {matrix.default_python} interpreter found")
+        require({**answers, "celery_broker": broker}, load_matrix().default_python)
 
-    argv = [sys.executable, str(BENCH), "--smoke", "--raised-prefetch", str(PREFETCH)]
-    argv += ["--output-dir", str(tmp_path)]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    started = time.perf_counter()
-    done = subprocess.run(
-        argv, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=TIMEOUT, check=False
+    seconds = run_bench(
+        "jobs.py", "--raised-prefetch", str(PREFETCH), output_dir=tmp_path, timeout=TIMEOUT
     )
-    seconds = time.perf_counter() - started
-    if done.returncode == 3:
-        unavailable(done.stderr.strip())
-    assert done.returncode == 0, f"$ {' '.join(argv)}\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
 
     results = json.loads((tmp_path / "jobs.json").read_text(encoding="utf-8"))
     by_broker = {entry["broker"]: entry for entry in results["brokers"]}

@@ -9,21 +9,12 @@ measures throughput and delivery latency, and leaves no key behind. It is not pa
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
-import test_bench_jobs_smoke as jobs_smoke
-from harness.interpreters import find_interpreter
+from harness.bench_smoke import leftover_keys, require, run_bench
 from harness.matrix import load_matrix
-from harness.questionnaire import REPO_ROOT
-from harness.services import service_problem, services_for
-from harness.variant import unavailable
 
-BENCH = REPO_ROOT / "bench" / "realtime.py"
 TIMEOUT = 600  # about 90 s with a warm venv; the first run also renders and syncs
 CLIENTS, MESSAGES, LATENCY_MESSAGES = 10, 50, 20  # --smoke
 
@@ -31,23 +22,9 @@ CLIENTS, MESSAGES, LATENCY_MESSAGES = 10, 50, 20  # --smoke
 @pytest.mark.xdist_group("bench-smoke")
 def test_bench_realtime_smoke_run_fans_out_across_two_processes(tmp_path: Path) -> None:
     answers = {"database": "postgresql", "redis": True, "websockets": True}
-    for service in sorted(services_for(answers)):
-        if problem := service_problem(service):
-            unavailable(problem)
-    matrix = load_matrix()
-    if find_interpreter(matrix.default_python) is None:
-        unavailable(f"no CPython {matrix.default_python} interpreter found")
+    require(answers, load_matrix().default_python)
 
-    argv = [sys.executable, str(BENCH), "--smoke", "--output-dir", str(tmp_path)]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    started = time.perf_counter()
-    done = subprocess.run(
-        argv, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=TIMEOUT, check=False
-    )
-    seconds = time.perf_counter() - started
-    if done.returncode == 3:
-        unavailable(done.stderr.strip())
-    assert done.returncode == 0, f"$ {' '.join(argv)}\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+    seconds = run_bench("realtime.py", output_dir=tmp_path, timeout=TIMEOUT)
 
     report = json.loads((tmp_path / "realtime.json").read_text(encoding="utf-8"))["report"]
     assert report["answers"] == {**answers, "auth": True}
@@ -61,7 +38,7 @@ def test_bench_realtime_smoke_run_fans_out_across_two_processes(tmp_path: Path) 
     # Every client received every message, half of them through the other process.
     assert latency["deliveries"] == LATENCY_MESSAGES * CLIENTS, latency
     assert 0 < latency["min_ms"] <= latency["p50_ms"] <= latency["p99_ms"], latency
-    assert jobs_smoke.leftover_keys(report["isolation"]["redis_key_prefix"]) == []
+    assert leftover_keys(report["isolation"]["redis_key_prefix"]) == []
     markdown = (tmp_path / "realtime.md").read_text(encoding="utf-8")
     assert "| messages/s | deliveries/s |" in markdown
     print(f"bench realtime smoke run: {seconds:.1f}s")

@@ -8,20 +8,12 @@ not part of `--quick`. A missing PostgreSQL or interpreter skips it, or fails it
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
-from harness.interpreters import find_interpreter
+from harness.bench_smoke import require, run_bench
 from harness.matrix import load_matrix
-from harness.questionnaire import REPO_ROOT
-from harness.services import service_problem, services_for
-from harness.variant import unavailable
 
-BENCH = REPO_ROOT / "bench" / "run.py"
 TIMEOUT = 240  # the run itself takes about 20 s; the first one also fills the venv
 ENDPOINTS = {
     "bare_fastapi",
@@ -41,24 +33,10 @@ CACHED_ENDPOINTS = {"items_list_page1_cached", "items_get_cached", "items_get_30
 def test_bench_smoke_run_writes_json_and_markdown(tmp_path: Path) -> None:
     combination = load_matrix().all_features_variant()
     assert combination is not None
-    for service in sorted(services_for(combination.answers)):
-        problem = service_problem(service)
-        if problem:
-            unavailable(problem)
-    if find_interpreter(combination.python) is None:
-        unavailable(f"no CPython {combination.python} interpreter found")
+    require(combination.answers, combination.python)
 
     # The smoke run renders into its own stable folder (its venv kept), never the full run's.
-    argv = [sys.executable, str(BENCH), "--smoke", "--output-dir", str(tmp_path)]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    started = time.perf_counter()
-    done = subprocess.run(
-        argv, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=TIMEOUT, check=False
-    )
-    seconds = time.perf_counter() - started
-    if done.returncode == 3:
-        unavailable(done.stderr.strip())
-    assert done.returncode == 0, f"$ {' '.join(argv)}\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+    seconds = run_bench("run.py", output_dir=tmp_path, timeout=TIMEOUT)
 
     results = json.loads((tmp_path / "latest.json").read_text(encoding="utf-8"))
     rows = {row["id"]: row for row in results["endpoints"]}
