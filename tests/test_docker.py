@@ -36,7 +36,7 @@ from harness.docker import (
     shared_daemon,
     stack_shape,
 )
-from harness.interpreters import find_uv
+from harness.interpreters import find_interpreter, find_uv
 from harness.matrix import VariantRun, load_matrix
 from harness.python_checks import HARNESS_DIR
 from harness.services import POSTGRES_URL, isolated_services, service_problem, services_for
@@ -95,10 +95,15 @@ def test_stack_serves_a_round_trip(
         unavailable("; ".join(missing))
     uv = find_uv()
     assert uv is not None
+    interpreter = find_interpreter(combination.python)
+    if interpreter is None:
+        unavailable(f"no CPython {combination.python} interpreter found")
     with workspace(VariantRun(combination, ()), fallback=tmp_path, purpose="docker") as base:
         root = base / "project"
         harness.snapshot.render(combination.data, root)
-        subprocess.run([str(uv), "lock", "--quiet"], cwd=root, check=True, timeout=300)
+        # uv cannot download an interpreter here: it locks with the variant's own.
+        lock = [str(uv), "lock", "--quiet", "--python", str(interpreter.path)]
+        subprocess.run(lock, cwd=root, check=True, timeout=300)
         made = {
             tag: ensure_image(daemon, tag, make)
             for tag, make in base_images((root / "Dockerfile").read_text()).items()
