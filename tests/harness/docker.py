@@ -340,44 +340,52 @@ def minbase_rootfs(work: Path) -> Path:
     cached = IMAGES_DIR / f"{SUITE}-minbase.tar"
     rootfs = work / "rootfs"
     rootfs.mkdir(parents=True)
-    if not cached.is_file():
-        _checked(
-            run_command(
-                [
-                    "debootstrap",
-                    "--variant=minbase",
-                    f"--include={','.join(RUNTIME_PACKAGES)}",
-                    SUITE,
-                    str(rootfs),
-                    MIRROR,
-                ],
-                cwd=IMAGES_DIR,
-                timeout=900,
-            )
-        )
-        for junk in (
-            "var/cache/apt/archives",
-            "var/lib/apt/lists",
-            "usr/share/doc",
-            "usr/share/man",
-            "usr/share/locale",
-        ):
-            shutil.rmtree(rootfs / junk, ignore_errors=True)
-            (rootfs / junk).mkdir(parents=True, exist_ok=True)
-        partial = cached.with_suffix(".partial")
-        _checked(
-            run_command(
-                ["tar", "-C", str(rootfs), "--numeric-owner", "-cf", str(partial), "."],
-                cwd=IMAGES_DIR,
-            )
-        )
-        partial.replace(cached)
-    else:
-        _checked(
-            run_command(
-                ["tar", "-C", str(rootfs), "--numeric-owner", "-xf", str(cached)], cwd=IMAGES_DIR
-            )
-        )
+    IMAGES_DIR.mkdir(parents=True, exist_ok=True)
+    # The python images of every version start from this one tree: one maker at a time.
+    with cached.with_suffix(".lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not cached.is_file():
+                _checked(
+                    run_command(
+                        [
+                            "debootstrap",
+                            "--variant=minbase",
+                            f"--include={','.join(RUNTIME_PACKAGES)}",
+                            SUITE,
+                            str(rootfs),
+                            MIRROR,
+                        ],
+                        cwd=IMAGES_DIR,
+                        timeout=900,
+                    )
+                )
+                for junk in (
+                    "var/cache/apt/archives",
+                    "var/lib/apt/lists",
+                    "usr/share/doc",
+                    "usr/share/man",
+                    "usr/share/locale",
+                ):
+                    shutil.rmtree(rootfs / junk, ignore_errors=True)
+                    (rootfs / junk).mkdir(parents=True, exist_ok=True)
+                partial = cached.with_suffix(".partial")
+                _checked(
+                    run_command(
+                        ["tar", "-C", str(rootfs), "--numeric-owner", "-cf", str(partial), "."],
+                        cwd=IMAGES_DIR,
+                    )
+                )
+                partial.replace(cached)
+            else:
+                _checked(
+                    run_command(
+                        ["tar", "-C", str(rootfs), "--numeric-owner", "-xf", str(cached)],
+                        cwd=IMAGES_DIR,
+                    )
+                )
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
     return rootfs
 
 
