@@ -28,7 +28,7 @@ from harness.guides import (
     guide_steps,
     readme_section,
 )
-from harness.interpreters import Interpreter, find_interpreter, find_uv
+from harness.interpreters import Interpreter, find_interpreter, find_uv, with_uv_on_path
 from harness.matrix import VariantRun, load_matrix
 from harness.plan import load_plan, tree_item
 from harness.python_checks import Step, run_python_checks, variant_env
@@ -188,14 +188,8 @@ class GuideRun:
     def env(self, database_url: str) -> dict[str, str]:
         """The variant's environment with `database_url`, and `uv` on PATH (alone: the folder
         uv lives in may hold other tools)."""
-        bin_dir = self.tmp / "bin"
-        if not bin_dir.is_dir():
-            bin_dir.mkdir(parents=True)
-            (bin_dir / "uv").symlink_to(self.uv)
         extra = {"TMPDIR": str(self.tmp), "DATABASE_URL": database_url}
-        env = variant_env(self.project, extra)
-        env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
-        return env
+        return with_uv_on_path(variant_env(self.project, extra), self.uv, self.tmp / "bin")
 
     def uv_run(self, argv: list[str], database_url: str) -> CommandResult:
         command = [str(self.uv), "run", "--no-sync", *argv]

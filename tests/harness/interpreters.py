@@ -85,3 +85,12 @@ def find_interpreter(minor: str) -> Interpreter | None:
         if path and version and version.startswith(f"{minor}."):
             return Interpreter(path, version)
     return None
+
+
+def with_uv_on_path(env: dict[str, str], uv: Path, bin_dir: Path) -> dict[str, str]:
+    """`env` with `uv` first on PATH, alone: the folder uv lives in may hold other tools (the
+    harness's own `python3`). `bin_dir` holds a link to it."""
+    if not (bin_dir / "uv").exists():
+        bin_dir.mkdir(parents=True, exist_ok=True)
+        (bin_dir / "uv").symlink_to(uv)
+    return {**env, "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"}
