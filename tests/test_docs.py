@@ -18,7 +18,8 @@ import yaml
 from harness.commands import CommandResult, run_command
 from harness.questionnaire import COPIER_YML, MISSING, REPO_ROOT, Questionnaire
 
-pytestmark = pytest.mark.quick
+# One worker builds the site once for the whole module.
+pytestmark = [pytest.mark.quick, pytest.mark.xdist_group("docs")]
 
 HOOK = REPO_ROOT / "docs" / "hooks" / "options_page.py"
 OPTIONS_MD = REPO_ROOT / "docs" / "options.md"
