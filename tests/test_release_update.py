@@ -10,6 +10,7 @@ database `migrate` brings along with its rows.
 
 from __future__ import annotations
 
+import difflib
 import json
 import sqlite3
 import sys
@@ -48,7 +49,13 @@ UPDATED_FROM = ("0.2.0", "0.4.0")
 SLUG, PACKAGE = "order-service", "order_service"
 ITEMS = [("Cup", "9.90", 3), ("Plate", "5.00", 0)]
 OWNER_DEPENDENCY = "humanize"
-CONFLICT_MARKERS = (b"<<<<<<< ", b">>>>>>> ")
+CONFLICT_START, CONFLICT_MIDDLE, CONFLICT_END = "<<<<<<< ", "=======", ">>>>>>> "
+# The conflicts docs/update.md names ("Conflicts you can expect"): the owner added lines where
+# the release changed the template's own. From 0.2.0, 0.3.0's rate limits add an import where
+# a new domain's go, and its If-Match changes the last route, which an added route follows.
+EXPECTED_CONFLICTS = {
+    ("0.2.0", "extended"): {f"src/{PACKAGE}/api.py", f"src/{PACKAGE}/items/router.py"},
+}
 OWNER = {"user.name": "Owner", "user.email": "owner@example.com"}
 
 
@@ -293,8 +300,52 @@ SCENARIOS = {
 
 
 def tracked_files(root: Path) -> Iterator[Path]:
-    for line in git("ls-files", cwd=root).splitlines():
+    for line in sorted(set(git("ls-files", cwd=root).splitlines())):  # a conflict lists 3 stages
         yield root / line
+
+
+def lines_added(older: list[str], yours: list[str]) -> set[int]:
+    """The indices of the lines of `yours` that the older version of the file does not have."""
+    matcher = difflib.SequenceMatcher(None, older, yours, autojunk=False)
+    return {
+        index
+        for tag, _, _, start, end in matcher.get_opcodes()
+        if tag in ("insert", "replace")
+        for index in range(start, end)
+    }
+
+
+def resolve_as_documented(root: Path, path: str, older_text: str, yours_text: str) -> None:
+    """docs/update.md's rule: keep the release's side, then add back the lines you had added
+    there (those the older release did not have); the formatter then fixes the blank lines.
+    `older_text` is the file as the older release rendered it, `yours_text` as you committed it."""
+    yours_lines = yours_text.splitlines(keepends=True)
+    added = lines_added(older_text.splitlines(keepends=True), yours_lines)
+    resolved: list[str] = []
+    sides: dict[str, list[str]] = {}
+    side = ""  # "", or the side of a conflict being read: "yours", then "release"
+    for line in (root / path).read_text(encoding="utf-8").splitlines(keepends=True):
+        if line.startswith(CONFLICT_START):
+            side, sides = "yours", {"yours": [], "release": []}
+        elif side == "yours" and line.rstrip("\n") == CONFLICT_MIDDLE:
+            side = "release"
+        elif side == "release" and line.startswith(CONFLICT_END):
+            at = find_slice(yours_lines, sides["yours"])
+            kept = [line for index, line in enumerate(sides["yours"], at) if index in added]
+            resolved += [*sides["release"], "\n", "\n", *kept]
+            side = ""
+        elif side:
+            sides[side].append(line)
+        else:
+            resolved.append(line)
+    (root / path).write_text("".join(resolved), encoding="utf-8")
+
+
+def find_slice(lines: list[str], part: list[str]) -> int:
+    """Where `part` starts in `lines`, which must hold it exactly once."""
+    starts = [i for i in range(len(lines) - len(part) + 1) if lines[i : i + len(part)] == part]
+    assert len(starts) == 1, f"your side of a conflict is {len(starts)} times in your file"
+    return starts[0]
 
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
@@ -309,6 +360,7 @@ def test_update_from_an_older_release_keeps_the_owners_work(
     root = tmp_path / "project"
     (tmp_path / "tmp").mkdir()
     render_release(template_clone, root, old)
+    start = git("rev-parse", "HEAD", cwd=root)
     owner = harness.isolation_owner(f"release-update-{old}-{scenario}")
     with isolated_services(frozenset(), owner) as service_vars:
         project = OwnerProject(root, uv, interpreter, service_vars)
@@ -327,14 +379,20 @@ def test_update_from_an_older_release_keeps_the_owners_work(
         assert f"_commit: {RELEASES[0].version}\n" in answers, answers
         rejects = [str(p) for p in root.rglob("*.rej")]
         assert not rejects, f"copier update left rejected hunks: {rejects}"
-        conflicted = [
+        conflicted = {
             str(path.relative_to(root))
             for path in tracked_files(root)
-            if path.is_file() and any(
-                line.startswith(CONFLICT_MARKERS) for line in path.read_bytes().splitlines()
-            )
-        ]  # fmt: skip
-        assert not conflicted, f"copier update left conflict markers in: {conflicted}"
+            if path.is_file() and CONFLICT_START in path.read_text(encoding="utf-8")
+        }
+        expected = EXPECTED_CONFLICTS.get((old, scenario), set())
+        assert conflicted == expected, (
+            f"conflicts in {sorted(conflicted)}, where docs/update.md names {sorted(expected)}"
+        )
+        for path in conflicted:
+            older, yours = (git("show", f"{commit}:{path}", cwd=root) for commit in (start, "HEAD"))
+            resolve_as_documented(root, path, older, yours)
+        project.must("run", "--no-sync", "ruff", "format", "--quiet", ".")
+        project.must("run", "--no-sync", "ruff", "check", "--fix", "--quiet", ".")
         for probe in survivors:
             path, text = probe.split(": ", 1)
             assert text in (root / path).read_text(), f"the owner's {probe!r} was lost"
