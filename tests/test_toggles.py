@@ -38,15 +38,12 @@ from harness.variant import HarnessContext, plan_of, unavailable
 from test_answer_change import FEATURES_WITH_TABLES, Project, combination, committed_template
 from test_update import git
 
-# Feature questions that are not toggled here, and why. A new feature question is toggled
-# unless it is named here.
+# Feature questions that are not toggled here, and why; any other feature question is.
 NOT_TOGGLES = {
-    # Switching the engine would need the data moved between databases, which no documented
-    # step does; test_answer_change runs every feature with tables on each database.
-    "database": "an engine, not a feature: the project's data does not move with the answer",
-    # Asked only with celery on (`when: celery`); celery's toggle takes its default, rabbitmq,
-    # since redis is off by default.
-    "celery_broker": "a detail of celery, toggled with it",
+    "database": "an engine, not a feature: no documented step moves the data to another engine "
+    "(test_answer_change runs each feature with tables on every engine)",
+    "celery_broker": "asked only with celery on; celery's toggle takes its default (rabbitmq, "
+    "as redis is off by default)",
 }
 # The owner's lock file (`uv lock` after the render, committed): no render has one.
 LOCK_FILE = "uv.lock"
@@ -82,17 +79,24 @@ TOGGLES = toggles()
 
 @pytest.mark.quick
 def test_every_feature_question_is_toggled(snapshot: TemplateSnapshot, tmp_path: Path) -> None:
-    """Each toggled answer adds or removes files (so "its files are gone" means something), and
-    every question spared is still a feature question of copier.yml."""
+    """Every feature question is toggled or spared with a reason; every feature with tables is
+    toggled; a choice is toggled only where its answers add or remove files (so "its files are
+    gone" means something); a bool always is."""
     matrix = load_matrix()
-    assert set(NOT_TOGGLES) <= {question.name for question in matrix.axes}
+    questions = {question.name: question for question in matrix.axes}
+    toggled = {toggle.question for toggle in TOGGLES}
+    assert set(NOT_TOGGLES) <= set(questions), "NOT_TOGGLES names a question copier.yml lacks"
+    assert toggled == set(questions) - set(NOT_TOGGLES)
+    assert set(FEATURES_WITH_TABLES) <= toggled
     start = set(rendered_files(snapshot, combination(matrix.defaults()).data, tmp_path / "start"))
     for toggle in TOGGLES:
+        if questions[toggle.question].is_bool:
+            continue
         away = combination({**matrix.defaults(), toggle.question: toggle.value})
         files = set(rendered_files(snapshot, away.data, tmp_path / str(toggle)))
         assert files != start, (
-            f"{toggle} adds or removes no file: toggle it here only if turning it off must "
-            "leave files behind, or name it in NOT_TOGGLES with the reason"
+            f"{toggle} adds or removes no file: name {toggle.question} in NOT_TOGGLES with the "
+            "reason, or give its answer files of its own"
         )
 
 
