@@ -6,8 +6,9 @@ rendered README's "Updating" section (downgrade the branch of a feature with tab
 turning it off, `migrate` after every update):
 
 1. away: `copier update --defaults --data X=...`; the project equals a fresh render of those
-   answers and passes its checks (ruff check, ruff format --check, mypy --strict, pytest, with
-   its services isolated as the variant checks isolate them);
+   answers and passes its checks: ruff check and ruff format --check, then mypy --strict and
+   pytest with its services isolated as the variant checks isolate them, unless the tier's plan
+   already runs those two on the same Python tree (docker and ci change no Python file);
 2. back: `copier update --defaults --data X=<default>`; every file the feature added is gone and
    the project is byte for byte the starting commit, but for the answers file's `_commit`.
 
@@ -96,7 +97,7 @@ def test_every_feature_question_is_toggled(snapshot: TemplateSnapshot, tmp_path:
         files = set(rendered_files(snapshot, away.data, tmp_path / str(toggle)))
         assert files != start, (
             f"{toggle} adds or removes no file: name {toggle.question} in NOT_TOGGLES with the "
-            "reason, or give its answer files of its own"
+            "reason, or make its answers own files"
         )
 
 
@@ -222,7 +223,8 @@ def test_toggle_away_and_back_through_update(
         assert not problems, "\n".join(problems)
         if tree_key(tmp_path / "fresh", away) in {tree.key for tree in plan.trees}:
             # The tier's plan runs mypy and pytest on this very Python tree (docker and ci
-            # change no Python file: the default tree's), and the update is that tree.
+            # change no Python file: it is the default tree), and the update is that tree but
+            # for the owner's uv.lock, which the plan's run resolves afresh.
             clock.lap("away: ruff (mypy, pytest: the plan's run of the same tree)")
         else:
             scratch = tmp_path / "tmp"
