@@ -131,8 +131,12 @@ def database_choices() -> list[str]:
 
 @pytest.fixture(scope="module")
 def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The working tree's template, committed: `copier update` replays the answers from a commit."""
-    repo = tmp_path_factory.mktemp("template")
+    return committed_template(tmp_path_factory.mktemp("template"))
+
+
+def committed_template(repo: Path) -> Path:
+    """The working tree's template, committed in `repo`: `copier update` replays the answers
+    from a commit."""
     for name in TEMPLATE_PATHS:
         source = REPO_ROOT / name
         if source.is_dir():
