@@ -59,7 +59,11 @@ CONFLICT_START, CONFLICT_MIDDLE, CONFLICT_END = "<<<<<<< ", "=======", ">>>>>>> 
 # a new domain's go, and its If-Match changes the last route, which an added route follows.
 EXPECTED_CONFLICTS = {
     ("0.2.0", "extended"): {f"src/{PACKAGE}/api.py", f"src/{PACKAGE}/items/router.py"},
+    ("0.2.0", "example-removed"): {f"src/{PACKAGE}/api.py"},
 }
+# docs/update.md: files a release adds to the example domain come back after you deleted it;
+# delete them again with the guide's own command.
+DELETE_THE_EXAMPLE_AGAIN = f"rm -rf src/{PACKAGE}/items tests/*/items"
 OWNER = {"user.name": "Owner", "user.email": "owner@example.com"}
 
 
@@ -289,6 +293,25 @@ def extend_the_example_domain(project: OwnerProject) -> list[str]:
     ]
 
 
+OPENAPI_TEST = "tests/integration/products/test_openapi.py"
+
+
+def follow_the_changelog(project: OwnerProject, old: str) -> None:
+    """What CHANGELOG.md tells the owner of a domain copied from items to do after updating
+    from `old`: their copy of items' OpenAPI test lists each operation's exact problems."""
+    # The guide's formatter put each status of the copy's longer lines on a line of its own.
+    if Version(old) < Version("0.3.0"):  # rate limits (429), a database that cannot serve (503)
+        replace_once(
+            project.root, OPENAPI_TEST, status_lines("500"), status_lines("429", "500", "503")
+        )
+    if Version(old) < Version("0.4.0"):  # a body that arrives too slowly (408)
+        replace_once(project.root, OPENAPI_TEST, status_lines("409"), status_lines("408", "409"))
+
+
+def status_lines(*statuses: str) -> str:
+    return "".join(f'        "{status}",\n' for status in statuses)
+
+
 def remove_the_example_domain(project: OwnerProject) -> list[str]:
     follow_readme(project, "Removing the example domain")
     return []
@@ -303,10 +326,20 @@ def follow_readme(project: OwnerProject, heading: str) -> None:
 class Scenario:
     edits: Callable[[OwnerProject], list[str]]
     keeps_items: bool
+    after_update: Callable[[OwnerProject, str], None] = lambda project, old: None
+
+    def reappeared(self, root: Path) -> list[str]:
+        """Files of the deleted example domain that the update brought back."""
+        if self.keeps_items:
+            return []
+        status = git("status", "--porcelain", "--untracked-files=all", cwd=root).splitlines()
+        return [line[3:] for line in status if line.startswith("??") and "/items/" in line]
 
 
 SCENARIOS = {
-    "extended": Scenario(extend_the_example_domain, keeps_items=True),
+    "extended": Scenario(
+        extend_the_example_domain, keeps_items=True, after_update=follow_the_changelog
+    ),
     "example-removed": Scenario(remove_the_example_domain, keeps_items=False),
 }
 
@@ -316,23 +349,24 @@ def tracked_files(root: Path) -> Iterator[Path]:
         yield root / line
 
 
-def lines_added(older: list[str], yours: list[str]) -> set[int]:
-    """The indices of the lines of `yours` that the older version of the file does not have."""
+def changed_lines(older: list[str], yours: list[str]) -> tuple[set[str], set[int]]:
+    """What you changed in a file: the lines of the older version you removed (blank ones
+    aside), and the indices of the lines of yours that it does not have."""
     matcher = difflib.SequenceMatcher(None, older, yours, autojunk=False)
-    return {
-        index
-        for tag, _, _, start, end in matcher.get_opcodes()
-        if tag in ("insert", "replace")
-        for index in range(start, end)
-    }
+    removed, added = set(), set()
+    for tag, old_start, old_end, start, end in matcher.get_opcodes():
+        if tag != "equal":
+            removed.update(line for line in older[old_start:old_end] if line.strip())
+            added.update(range(start, end))
+    return removed, added
 
 
 def resolve_as_documented(root: Path, path: str, older_text: str, yours_text: str) -> None:
-    """docs/update.md's rule: keep the release's side, then add back the lines you had added
-    there (those the older release did not have); the formatter then fixes the blank lines.
+    """docs/update.md's rule: keep the release's side without the lines you had removed, then
+    add back the lines you had added there; the formatter then fixes blank lines and imports.
     `older_text` is the file as the older release rendered it, `yours_text` as you committed it."""
     yours_lines = yours_text.splitlines(keepends=True)
-    added = lines_added(older_text.splitlines(keepends=True), yours_lines)
+    removed, added = changed_lines(older_text.splitlines(keepends=True), yours_lines)
     resolved: list[str] = []
     sides: dict[str, list[str]] = {}
     side = ""  # "", or the side of a conflict being read: "yours", then "release"
@@ -344,7 +378,8 @@ def resolve_as_documented(root: Path, path: str, older_text: str, yours_text: st
         elif side == "release" and line.startswith(CONFLICT_END):
             at = find_slice(yours_lines, sides["yours"])
             kept = [line for index, line in enumerate(sides["yours"], at) if index in added]
-            resolved += [*sides["release"], "\n", "\n", *kept]
+            resolved += [line for line in sides["release"] if line not in removed]
+            resolved += ["\n", "\n", *kept]
             side = ""
         elif side:
             sides[side].append(line)
@@ -353,8 +388,18 @@ def resolve_as_documented(root: Path, path: str, older_text: str, yours_text: st
     (root / path).write_text("".join(resolved), encoding="utf-8")
 
 
+def committed_text(root: Path, commit: str, path: str) -> str:
+    """The file as `commit` holds it, to the last byte (`git` strips its output)."""
+    shown = subprocess.run(
+        ["git", "show", f"{commit}:{path}"], cwd=root, capture_output=True, text=True, check=True
+    )
+    return shown.stdout
+
+
 def find_slice(lines: list[str], part: list[str]) -> int:
-    """Where `part` starts in `lines`, which must hold it exactly once."""
+    """Where `part` starts in `lines`, which must hold it exactly once (or it is empty)."""
+    if not part:
+        return 0
     starts = [i for i in range(len(lines) - len(part) + 1) if lines[i : i + len(part)] == part]
     assert len(starts) == 1, f"your side of a conflict is {len(starts)} times in your file"
     return starts[0]
@@ -404,8 +449,15 @@ def test_update_from_an_older_release_keeps_the_owners_work(
             f"conflicts in {sorted(conflicted)}, where docs/update.md names {sorted(expected)}"
         )
         for path in conflicted:
-            older, yours = (git("show", f"{commit}:{path}", cwd=root) for commit in (start, "HEAD"))
+            older, yours = (committed_text(root, commit, path) for commit in (start, "HEAD"))
             resolve_as_documented(root, path, older, yours)
+        reappeared = chosen.reappeared(root)
+        assert all(path.startswith((f"src/{PACKAGE}/items/", "tests/")) for path in reappeared), (
+            reappeared
+        )
+        if reappeared:
+            project.must("run", "--no-sync", "bash", "-c", DELETE_THE_EXAMPLE_AGAIN)
+        chosen.after_update(project, old)
         project.must("run", "--no-sync", "ruff", "format", "--quiet", ".")
         project.must("run", "--no-sync", "ruff", "check", "--fix", "--quiet", ".")
         for probe in survivors:
