@@ -106,7 +106,11 @@ def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return repo
 
 
-@pytest.fixture(scope="module", params=sorted(CASES))
+# One worker renders and updates a case, for all the tests of it.
+@pytest.fixture(
+    scope="module",
+    params=[pytest.param(case, marks=pytest.mark.xdist_group(f"secrets-{case}")) for case in CASES],
+)
 def rendered(
     request: pytest.FixtureRequest, template_repo: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Rendered:
