@@ -6,7 +6,8 @@ secret the rendered `.env` sets (its own list, not one written here) must then b
 the answers file and from every object of the git repository, `.env` must be ignored and
 unchanged by the updates, and each secret must be 256 random bits of its own. The secrets are
 what the app and compose.yaml read: a token the rendered app signs verifies with `.env`'s key,
-and every compose stack's passwords are the ones `.env` sets."""
+and every compose stack's passwords are the ones `.env` sets.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ import subprocess
 import urllib.parse
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -61,16 +61,8 @@ def case_combination(name: str) -> Combination:
     return found
 
 
-@dataclass
-class Rendered:
-    case: str
-    root: Path
-    combination: Combination
-    dotenv_at_render: bytes
-
-    @property
-    def secrets(self) -> dict[str, str]:
-        return dotenv_settings((self.root / ".env").read_text(encoding="utf-8"))
+def read_secrets(project: Path) -> dict[str, str]:
+    return dotenv_settings((project / ".env").read_text(encoding="utf-8"))
 
 
 def update(project: Path, data: Mapping[str, Any], message: str) -> None:
@@ -106,17 +98,13 @@ def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return repo
 
 
-# One worker renders and updates a case, for all the tests of it.
-@pytest.fixture(
-    scope="module",
-    params=[pytest.param(case, marks=pytest.mark.xdist_group(f"secrets-{case}")) for case in CASES],
-)
-def rendered(
-    request: pytest.FixtureRequest, template_repo: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Rendered:
-    """A case rendered and committed, then updated and committed after each update."""
-    combination = case_combination(request.param)
-    project = tmp_path_factory.mktemp(request.param) / "project"
+# One test per case: making it (a render and its updates) is most of its cost.
+@pytest.mark.parametrize("case", list(CASES))
+def test_secrets_stay_in_dotenv_through_updates(
+    case: str, template_repo: Path, snapshot: TemplateSnapshot, tmp_path: Path
+) -> None:
+    combination = case_combination(case)
+    project = tmp_path / "project"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DirtyLocalWarning)
         copier.run_copy(
@@ -132,40 +120,36 @@ def rendered(
     git(project, "init", "-q", "-b", "main")
     git(project, "add", "-A")
     git(project, "commit", "-q", "-m", "Render the project")
-    for change in CASES[request.param]:
+    for change in CASES[case]:
         update(project, {**combination.data, **change}, f"Update with {dict(change)}")
-    return Rendered(request.param, project, combination, at_render)
+    secrets = read_secrets(project)
 
-
-def test_every_secret_is_256_random_bits_of_its_own(rendered: Rendered) -> None:
-    secrets = rendered.secrets
-
+    # 256 random bits each, none drawn twice.
     assert secrets, ".env sets no secret"
     assert [name for name, value in secrets.items() if not SECRET.fullmatch(value)] == []
     assert len(set(secrets.values())) == len(secrets), f"a value repeats in {secrets}"
-
-
-def test_no_secret_is_in_the_answers_file_or_in_git(rendered: Rendered) -> None:
-    answers = (rendered.root / ".copier-answers.yml").read_text(encoding="utf-8")
-    history = git(rendered.root, "log", "-p", "--all")
-    # Every object, reachable or not (what an update may have staged and dropped).
+    # Neither the answers file nor any git object, reachable or not, holds one.
+    answers = (project / ".copier-answers.yml").read_text(encoding="utf-8")
+    history = git(project, "log", "-p", "--all")
     objects = subprocess.run(
         ["git", "cat-file", "--batch-all-objects", "--batch"],
-        cwd=rendered.root,
+        cwd=project,
         check=True,
         capture_output=True,
     ).stdout.decode(errors="replace")
-
     for place, text in (("answers file", answers), ("git log", history), ("git", objects)):
-        leaked = [name for name, value in rendered.secrets.items() if value in text]
+        leaked = [name for name, value in secrets.items() if value in text]
         assert leaked == [], f"the {place} holds {leaked}"
-
-
-def test_dotenv_is_ignored_and_kept_by_updates(rendered: Rendered) -> None:
-    ignored = subprocess.run(["git", "check-ignore", "--quiet", ".env"], cwd=rendered.root)
-
+    # Git ignores .env, and the updates left it as the render wrote it.
+    ignored = subprocess.run(["git", "check-ignore", "--quiet", ".env"], cwd=project)
     assert ignored.returncode == 0, "git does not ignore .env"
-    assert (rendered.root / ".env").read_bytes() == rendered.dotenv_at_render
+    assert (project / ".env").read_bytes() == at_render, "an update changed .env"
+    # Every render draws its own, renders in one process too (the harness's snapshot shares
+    # Jinja's compiled templates between them).
+    drawn = [set(secrets.values())]
+    for name in ("first", "second"):
+        drawn.append(set(read_secrets(snapshot.render(combination.data, tmp_path / name)).values()))
+    assert len(set().union(*drawn)) == 3 * len(secrets), "two renders drew the same secret"
 
 
 def compose_cases() -> list[Combination]:
@@ -188,7 +172,7 @@ def test_dotenv_sets_what_the_app_and_compose_read(
     """SECRET_KEY where the app has it, and each password compose.yaml asks for, nothing else;
     compose's URLs, interpolated from `.env`, carry each password as it is."""
     root = snapshot.render(combination.data, tmp_path / "project")
-    secrets = dotenv_settings((root / ".env").read_text(encoding="utf-8"))
+    secrets = read_secrets(root)
     compose = root / "compose.yaml"
     compose_text = compose.read_text(encoding="utf-8") if compose.is_file() else ""
     settings = dotenv_settings((root / ".env.example").read_text(encoding="utf-8"))
@@ -206,33 +190,20 @@ def test_dotenv_sets_what_the_app_and_compose_read(
             assert password == secrets[f"{service}_PASSWORD"]
 
 
-def test_every_render_draws_new_secrets(
-    rendered: Rendered, snapshot: TemplateSnapshot, tmp_path: Path
+def test_the_app_signs_tokens_with_the_generated_key(
+    snapshot: TemplateSnapshot, tmp_path: Path
 ) -> None:
-    """Renders in one process share Jinja's compiled templates (the harness's snapshot): each
-    must still draw its own."""
-    drawn = [set(rendered.secrets.values())]
-    for name in ("first", "second"):
-        root = snapshot.render(rendered.combination.data, tmp_path / name)
-        drawn.append(set(dotenv_settings((root / ".env").read_text()).values()))
-
-    assert all(len(values) == len(rendered.secrets) for values in drawn)
-    assert len(set().union(*drawn)) == 3 * len(rendered.secrets)
-
-
-def test_the_app_signs_tokens_with_the_generated_key(rendered: Rendered) -> None:
-    """The rendered project's own settings, read in its folder as `serve` reads them, sign
-    with the SECRET_KEY of `.env`."""
-    if rendered.case != "default":
-        pytest.skip("the default case is enough: every variant's settings read .env alike")
-    uv, interpreter = find_uv(), find_interpreter(rendered.combination.python)
+    """The default render's own settings, read in its folder as `serve` reads them, sign with
+    the SECRET_KEY of its `.env` (every variant's settings read `.env` alike)."""
+    combination = case_combination("default")
+    uv, interpreter = find_uv(), find_interpreter(combination.python)
     if uv is None or interpreter is None:
-        unavailable(f"uv or CPython {rendered.combination.python} is not available")
-    env = variant_env(rendered.root, {})
+        unavailable(f"uv or CPython {combination.python} is not available")
+    root = snapshot.render(combination.data, tmp_path / "project")
+    env = variant_env(root, {})
     sync = [str(uv), "sync", "--quiet", "-p", str(interpreter.path)]
-    subprocess.run(sync, cwd=rendered.root, env=env, check=True, timeout=TIMEOUTS["uv-sync"])
-    answers = yaml.safe_load((rendered.root / ".copier-answers.yml").read_text(encoding="utf-8"))
-    package = answers["package_name"]
+    subprocess.run(sync, cwd=root, env=env, check=True, timeout=TIMEOUTS["uv-sync"])
+    package = yaml.safe_load((root / ".copier-answers.yml").read_text())["package_name"]
     issue = (
         "from datetime import UTC, datetime\n"
         f"from {package}.auth.tokens import TokenCodec, TokenType\n"
@@ -244,7 +215,7 @@ def test_the_app_signs_tokens_with_the_generated_key(rendered: Rendered) -> None
     )
     token = subprocess.run(
         [str(uv), "run", "--no-sync", "python", "-c", issue],
-        cwd=rendered.root,
+        cwd=root,
         env=env,
         check=True,
         capture_output=True,
@@ -252,5 +223,5 @@ def test_the_app_signs_tokens_with_the_generated_key(rendered: Rendered) -> None
         timeout=120,
     ).stdout.strip()
 
-    assert signed_with(token, rendered.secrets["SECRET_KEY"])
+    assert signed_with(token, read_secrets(root)["SECRET_KEY"])
     assert not signed_with(token, "insecure-development-key-change-me-in-production")
