@@ -122,6 +122,16 @@ def test_python_relevant_files(tmp_path: Path) -> None:
     assert python_tree_digest(root, {"python": "3.12.1"}) != before
 
 
+def test_the_generated_dotenv_is_no_part_of_a_tree(tmp_path: Path) -> None:
+    root = write_tree(tmp_path, {"src/pkg/config.py": 'ENV_FILE = ".env"\n', ".env.test": "A=1\n"})
+    before = python_tree_digest(root, {})
+
+    (root / ".env").write_text("SECRET_KEY=9f2c\n")
+    assert python_tree_digest(root, {}) == before
+    (root / ".env.test").write_text("A=2\n")
+    assert python_tree_digest(root, {}) != before
+
+
 def test_parse_pytest_output() -> None:
     output = (
         "TOTAL   10  0  2  0  100%\nRequired test coverage of 90% reached. Total coverage: 97.50%\n"

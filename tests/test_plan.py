@@ -34,6 +34,7 @@ from harness.plan import (
     readme_digest,
 )
 from harness.progress import Progress
+from harness.python_checks import dotenv_settings
 from harness.questionnaire import Questionnaire
 from harness.render import TemplateSnapshot, render
 from harness.summary import write_summary
@@ -368,9 +369,11 @@ def test_snapshot_renders_what_copier_renders(role: str, tmp_path: Path) -> None
 
 
 def _files(root: Path) -> dict[str, bytes]:
-    """Every file of a render but its answers file (compared apart)."""
+    """Every file of a render but its answers file (compared apart); `.env` by the names it
+    sets, its secrets being random."""
     files = {p.relative_to(root).as_posix(): p.read_bytes() for p in iter_files(root)}
     del files[".copier-answers.yml"]
+    files[".env"] = "\n".join(dotenv_settings(files[".env"].decode())).encode()
     return files
 
 

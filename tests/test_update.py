@@ -54,9 +54,12 @@ def files(root: Path) -> Iterator[Path]:
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
-    """Every file's bytes; the answers file without `_commit`, which names a temporary commit."""
+    """Every file's bytes; the answers file without `_commit`, which names a temporary commit.
+    Not `.env`, whose secrets are random (tests/test_secrets.py checks it)."""
     tree = {}
     for relative in files(root):
+        if relative == Path(".env"):
+            continue
         content = (root / relative).read_bytes()
         if relative.name == ".copier-answers.yml":
             lines = content.splitlines(keepends=True)

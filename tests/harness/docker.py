@@ -19,9 +19,11 @@ are healthy when the host's server answers, so every `depends_on` condition stil
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import fcntl
 import hashlib
+import hmac
 import io
 import json
 import os
@@ -46,7 +48,7 @@ from typing import Any
 import yaml
 
 from .commands import CommandResult, run_command
-from .python_checks import HARNESS_DIR
+from .python_checks import HARNESS_DIR, dotenv_settings
 from .tree_checks import iter_files
 
 DOCKER = "/usr/bin/docker"  # Debian's client: the newer one on PATH has no buildx
@@ -735,13 +737,6 @@ def http_json(
 
 # ---- bringing a stack up, and its round trip ----------------------------------------------------
 
-STACK_ENV_FILE = """\
-# Written by the harness's Docker test: the project's .env.example plus the passwords
-# compose.yaml asks for (its stand-in services ignore them).
-POSTGRES_PASSWORD=harness-not-a-secret
-RABBITMQ_PASSWORD=harness-not-a-secret
-"""
-
 
 def wait_until(what: str, check: Any, seconds: float, interval: float = 0.5) -> float:
     """Poll `check()` until it returns a true value; the seconds it took."""
@@ -777,10 +772,10 @@ class Stack:
     def up(self) -> float:
         """`docker-compose up -d` (which waits for each dependency's condition), then until
         every service is healthy or, for a one-shot job, exited 0; the seconds to that."""
-        env_example = self.root / ".env.example"
-        (self.root / ".env").write_text(
-            env_example.read_text(encoding="utf-8") + "\n" + STACK_ENV_FILE, encoding="utf-8"
-        )
+        # The `.env` Copier generated, as it is: compose.yaml's passwords come from it (the
+        # stand-in services ignore them), and the app's SECRET_KEY (round_trip checks it).
+        if not (self.root / ".env").is_file():
+            raise DockerError("the render has no .env: compose.yaml reads its passwords there")
         resolved = yaml.safe_load(
             _checked(self.compose("config", file=self.root / "compose.yaml")).output
         )
@@ -816,6 +811,13 @@ class Stack:
         return f"http://127.0.0.1:{self.port}{path}"
 
 
+def signed_with(token: str, key: str) -> bool:
+    """Whether `token` is a JWT whose HS256 signature is `key`'s."""
+    signing_input, _, signature = token.rpartition(".")
+    expected = hmac.new(key.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return hmac.compare_digest(base64.urlsafe_b64encode(expected).rstrip(b"=").decode(), signature)
+
+
 def round_trip(stack: Stack, answers: Mapping[str, Any]) -> list[str]:
     """Through the published port: readiness, an authenticated (or open) write and read, and
     with Celery an export run by the worker. What it did, one line per step."""
@@ -844,7 +846,10 @@ def round_trip(stack: Stack, answers: Mapping[str, Any]) -> list[str]:
         if status != 200:
             raise DockerError(f"sign in answered {status}: {body}")
         headers["Authorization"] = f"Bearer {body['access_token']}"
-        done.append("registered and signed in")
+        dotenv = dotenv_settings((stack.root / ".env").read_text(encoding="utf-8"))
+        if not signed_with(body["access_token"], dotenv["SECRET_KEY"]):
+            raise DockerError("the access token is not signed with .env's SECRET_KEY")
+        done.append("registered and signed in, with a token signed by .env's SECRET_KEY")
     item = {"name": "Docker cup", "price": "4.50", "quantity": 3}
     status, body, _ = http_json("POST", stack.url("/api/v1/items"), item, headers)
     if status != 201:

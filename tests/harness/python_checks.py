@@ -61,7 +61,11 @@ LEAKY_PREFIXES = ("PYTEST_", "COV_CORE_", "COVERAGE_")
 PY_DIRS = {"src", "tests", "migrations"}  # everything below them counts
 PY_SUFFIXES = {".py", ".pyi", ".pth", ".toml", ".ini", ".cfg", ".mako", ".lock", ".typed"}
 PY_NAMES = {".python-version", "MANIFEST.in", "Makefile"}
-PY_PREFIXES = (".env",)  # .env, .env.example, .env.test: settings may read or check them
+PY_PREFIXES = (".env",)  # .env.example, .env.test: settings may read or check them
+# Copier writes `.env` once, with secrets drawn at random (template/.env.jinja): different in
+# every render, and no rendered test's outcome depends on it (tests build their settings from
+# arguments), so it is no part of a tree.
+GENERATED_DOTENV = ".env"
 
 
 def python_relevant_files(root: Path) -> list[str]:
@@ -72,6 +76,7 @@ def python_relevant_files(root: Path) -> list[str]:
     it is package metadata, and the README is shared by features that do not touch Python.
     """
     files = [p.relative_to(root).as_posix() for p in iter_files(root)]
+    files = [f for f in files if f != GENERATED_DOTENV]
     core = [f for f in files if is_python_relevant(f)]
     mentions = "\n".join(_referencing_text(root / f) for f in core)
     named = [f for f in files if f not in core and (f in mentions or Path(f).name in mentions)]
@@ -80,7 +85,7 @@ def python_relevant_files(root: Path) -> list[str]:
 
 def is_python_relevant(relpath: str) -> bool:
     path = Path(relpath)
-    return (
+    return relpath != GENERATED_DOTENV and (
         path.parts[0] in PY_DIRS
         or path.suffix in PY_SUFFIXES
         or path.name in PY_NAMES
@@ -138,6 +143,12 @@ def python_tree_digest(root: Path, extra: Mapping[str, str]) -> tuple[str, int]:
     for key, value in sorted(extra.items()):
         digest.update(f"{key}={value}\0".encode())
     return digest.hexdigest()[:16], len(files)
+
+
+def dotenv_settings(text: str) -> dict[str, str]:
+    """What a dotenv file sets, name -> value, in order (plain `NAME=value` lines; comments and
+    blank lines skipped)."""
+    return dict(re.findall(r"(?m)^\s*([A-Za-z_][A-Za-z0-9_]*)=(.*?)\s*$", text))
 
 
 # ---- results ----------------------------------------------------------------------------------
