@@ -353,7 +353,8 @@ def changed_lines(older: list[str], yours: list[str]) -> tuple[set[str], set[int
     """What you changed in a file: the lines of the older version you removed (blank ones
     aside), and the indices of the lines of yours that it does not have."""
     matcher = difflib.SequenceMatcher(None, older, yours, autojunk=False)
-    removed, added = set(), set()
+    removed: set[str] = set()
+    added: set[int] = set()
     for tag, old_start, old_end, start, end in matcher.get_opcodes():
         if tag != "equal":
             removed.update(line for line in older[old_start:old_end] if line.strip())
