@@ -32,9 +32,10 @@ from harness.interpreters import find_interpreter, find_uv
 from harness.matrix import Combination, load_matrix
 from harness.python_checks import TIMEOUTS, variant_env
 from harness.questionnaire import REPO_ROOT, Questionnaire
+from harness.releases import git
 from harness.services import POSTGRES_URL, service_problem
 from harness.variant import unavailable
-from test_update import TEMPLATE_PATHS, files, git
+from test_update import TEMPLATE_PATHS, files
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import sqlite3
 import subprocess
 import sys
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from copier.errors import DirtyLocalWarning
 from harness.commands import CommandResult, run_command
 from harness.guides import follow_guide, guide_steps, readme_section
 from harness.interpreters import Interpreter, find_interpreter, find_uv, with_uv_on_path
-from harness.matrix import SAMPLE_ANSWERS
+from harness.matrix import SAMPLE_ANSWERS, load_matrix
 from harness.python_checks import run_python_checks, variant_env
 from harness.questionnaire import REPO_ROOT
 from harness.releases import (
@@ -39,10 +39,10 @@ from harness.releases import (
     project_version,
     tagged_clone,
 )
-from harness.services import isolated_services
 from harness.tree_checks import ruff_check_problems, ruff_format_problems
-from harness.variant import HarnessContext, unavailable
+from harness.variant import unavailable
 from packaging.version import Version
+from test_answer_change import FEATURES_WITH_TABLES, commit
 
 RELEASES = changelog_releases(CHANGELOG.read_text(encoding="utf-8"))
 # Older releases a project is updated from: the one before the redis feature, and the previous.
@@ -50,9 +50,8 @@ UPDATED_FROM = ("0.2.0", "0.4.0")
 SLUG, PACKAGE = "order-service", "order_service"
 ITEMS = [("Cup", "9.90", 3), ("Plate", "5.00", 0)]
 OWNER_DEPENDENCY = "humanize"
-SUPERUSER = ("create-superuser", "--email", "admin@example.com", "--password-stdin")
-PASSWORD = "correct horse battery staple\n"
-FAST_HASHING = {"ARGON2_TIME_COST": "1", "ARGON2_MEMORY_COST": "8", "ARGON2_PARALLELISM": "1"}
+# The row auth's proof in the answer-change test makes: a superuser, signed in with fast hashing.
+SUPERUSER = FEATURES_WITH_TABLES["auth"]
 CONFLICT_START, CONFLICT_MIDDLE, CONFLICT_END = "<<<<<<< ", "=======", ">>>>>>> "
 # The conflicts docs/update.md names ("Conflicts you can expect"): the owner added lines where
 # the release changed the template's own. From 0.2.0, 0.3.0's rate limits add an import where
@@ -64,13 +63,6 @@ EXPECTED_CONFLICTS = {
 # docs/update.md: files a release adds to the example domain come back after you deleted it;
 # delete them again with the guide's own command.
 DELETE_THE_EXAMPLE_AGAIN = f"rm -rf src/{PACKAGE}/items tests/*/items"
-OWNER = {"user.name": "Owner", "user.email": "owner@example.com"}
-
-
-def commit_all(project: Path, message: str) -> None:
-    git("add", "-A", cwd=project)
-    identity = [arg for key, value in OWNER.items() for arg in ("-c", f"{key}={value}")]
-    git(*identity, "commit", "--quiet", "-m", message, cwd=project)
 
 
 # ---- the releases themselves ------------------------------------------------------------------
@@ -122,7 +114,7 @@ def render_release(template: Path, project: Path, version: str) -> None:
             quiet=True,
         )  # fmt: skip
     git("init", "--quiet", "--initial-branch", "main", cwd=project)
-    commit_all(project, f"Start from fastapi-roadmap {version}")
+    commit(project, f"Start from fastapi-roadmap {version}")
 
 
 @pytest.mark.quick
@@ -145,14 +137,13 @@ class OwnerProject:
     root: Path
     uv: Path
     interpreter: Interpreter
-    service_vars: Mapping[str, str]
 
     def env(self) -> dict[str, str]:
         env = variant_env(self.root, self.extra())
         return with_uv_on_path(env, self.uv, self.root.parent / "tmp" / "bin")
 
     def extra(self) -> dict[str, str]:
-        return {"TMPDIR": str(self.root.parent / "tmp"), **self.service_vars}
+        return {"TMPDIR": str(self.root.parent / "tmp")}
 
     def run(self, *argv: str) -> CommandResult:
         return run_command([str(self.uv), *argv], self.root, self.env())
@@ -164,9 +155,9 @@ class OwnerProject:
 
     def create_superuser(self) -> None:
         done = subprocess.run(
-            [str(self.uv), "run", "--no-sync", SLUG, *SUPERUSER],
-            cwd=self.root, env={**self.env(), **FAST_HASHING}, input=PASSWORD, text=True,
-            capture_output=True, timeout=300, check=False,
+            [str(self.uv), "run", "--no-sync", SLUG, *SUPERUSER.proof],
+            cwd=self.root, env={**self.env(), **SUPERUSER.proof_env}, input=SUPERUSER.proof_input,
+            text=True, capture_output=True, timeout=300, check=False,
         )  # fmt: skip
         assert done.returncode == 0, done.stdout + done.stderr
 
@@ -409,81 +400,80 @@ def find_slice(lines: list[str], part: list[str]) -> int:
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
 @pytest.mark.parametrize("old", UPDATED_FROM)
 def test_update_from_an_older_release_keeps_the_owners_work(
-    old: str, scenario: str, template_clone: Path, harness: HarnessContext, tmp_path: Path
+    old: str, scenario: str, template_clone: Path, tmp_path: Path
 ) -> None:
-    uv, interpreter = find_uv(), find_interpreter("3.12")
+    uv, interpreter = find_uv(), find_interpreter(load_matrix().default_python)
     if uv is None or interpreter is None:
-        unavailable("uv or CPython 3.12 is missing")
+        unavailable("uv or the default Python is missing")
     chosen = SCENARIOS[scenario]
     root = tmp_path / "project"
     (tmp_path / "tmp").mkdir()
     render_release(template_clone, root, old)
     start = git("rev-parse", "HEAD", cwd=root)
-    owner = harness.isolation_owner(f"release-update-{old}-{scenario}")
-    with isolated_services(frozenset(), owner) as service_vars:
-        project = OwnerProject(root, uv, interpreter, service_vars)
-        project.sync()
-        if chosen.keeps_items:  # the guide removes the items of a project not yet migrated
-            project.must("run", "--no-sync", SLUG, "migrate")
-            add_rows(project)
-        survivors = chosen.edits(project)
+    # The default answers need no service: SQLite, and no Redis or broker.
+    project = OwnerProject(root, uv, interpreter)
+    project.sync()
+    if chosen.keeps_items:  # the guide removes the items of a project not yet migrated
         project.must("run", "--no-sync", SLUG, "migrate")
-        project.create_superuser()
-        commit_all(project.root, "The owner's work")
+        add_rows(project)
+    survivors = chosen.edits(project)
+    project.must("run", "--no-sync", SLUG, "migrate")
+    project.create_superuser()
+    commit(project.root, "The owner's work")
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DirtyLocalWarning)
-            copier.run_update(root, defaults=True, overwrite=True, quiet=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DirtyLocalWarning)
+        copier.run_update(root, defaults=True, overwrite=True, quiet=True)
 
-        answers = (root / ".copier-answers.yml").read_text()
-        assert f"_commit: {RELEASES[0].version}\n" in answers, answers
-        rejects = [str(p) for p in root.rglob("*.rej")]
-        assert not rejects, f"copier update left rejected hunks: {rejects}"
-        conflicted = {
-            str(path.relative_to(root))
-            for path in tracked_files(root)
-            if path.is_file()
-            and any(line.startswith(CONFLICT_START) for line in path.read_text().splitlines())
-        }
-        expected = EXPECTED_CONFLICTS.get((old, scenario), set())
-        assert conflicted == expected, (
-            f"conflicts in {sorted(conflicted)}, where docs/update.md names {sorted(expected)}"
-        )
-        for path in conflicted:
-            older, yours = (committed_text(root, commit, path) for commit in (start, "HEAD"))
-            resolve_as_documented(root, path, older, yours)
-        reappeared = chosen.reappeared(root)
-        assert all(path.startswith((f"src/{PACKAGE}/items/", "tests/")) for path in reappeared), (
-            reappeared
-        )
-        if reappeared:
-            project.must("run", "--no-sync", "bash", "-c", DELETE_THE_EXAMPLE_AGAIN)
-        chosen.after_update(project, old)
-        project.must("run", "--no-sync", "ruff", "format", "--quiet", ".")
-        project.must("run", "--no-sync", "ruff", "check", "--fix", "--quiet", ".")
-        for probe in survivors:
-            path, text = probe.split(": ", 1)
-            assert text in (root / path).read_text(), f"the owner's {probe!r} was lost"
+    answers = (root / ".copier-answers.yml").read_text()
+    assert f"_commit: {RELEASES[0].version}\n" in answers, answers
+    rejects = [str(p) for p in root.rglob("*.rej")]
+    assert not rejects, f"copier update left rejected hunks: {rejects}"
+    conflicted = {
+        str(path.relative_to(root))
+        for path in tracked_files(root)
+        if path.is_file()
+        and any(line.startswith(CONFLICT_START) for line in path.read_text().splitlines())
+    }
+    expected = EXPECTED_CONFLICTS.get((old, scenario), set())
+    assert conflicted == expected, (
+        f"conflicts in {sorted(conflicted)}, where docs/update.md names {sorted(expected)}"
+    )
+    for path in conflicted:
+        older, yours = (committed_text(root, commit, path) for commit in (start, "HEAD"))
+        resolve_as_documented(root, path, older, yours)
+    reappeared = chosen.reappeared(root)
+    assert all(path.startswith((f"src/{PACKAGE}/items/", "tests/")) for path in reappeared), (
+        reappeared
+    )
+    if reappeared:
+        project.must("run", "--no-sync", "bash", "-c", DELETE_THE_EXAMPLE_AGAIN)
+    chosen.after_update(project, old)
+    project.must("run", "--no-sync", "ruff", "format", "--quiet", ".")
+    project.must("run", "--no-sync", "ruff", "check", "--fix", "--quiet", ".")
+    for probe in survivors:
+        path, text = probe.split(": ", 1)
+        assert text in (root / path).read_text(), f"the owner's {probe!r} was lost"
 
-        # The documented steps after an update: lock, check, migrate.
-        project.must("lock", "--quiet")
-        failed = {
-            name: "\n".join(problems)
-            for name, problems in (
-                ("ruff-format", ruff_format_problems(root)),
-                ("ruff-check", ruff_check_problems(root)),
-            )
-            if problems
-        }
-        checks = run_python_checks(root, uv, interpreter, project.extra())
-        failed.update({s.name: s.detail for s in checks.steps if s.status != "ok"})
-        migrate = project.run("run", "--no-sync", SLUG, "migrate")
-        if not migrate.ok:
-            failed["migrate"] = migrate.describe()
-        assert not failed, f"after the update, in {root}:\n" + "\n\n".join(
-            f"---- {name} ----\n{detail}" for name, detail in failed.items()
+    # The documented steps after an update: lock, check, migrate.
+    project.must("lock", "--quiet")
+    failed = {
+        name: "\n".join(problems)
+        for name, problems in (
+            ("ruff-format", ruff_format_problems(root)),
+            ("ruff-check", ruff_check_problems(root)),
         )
-        assert project.query("SELECT email FROM users") == [(SUPERUSER[2],)]
-        if chosen.keeps_items:
-            rows = project.query("SELECT name, price, quantity FROM items ORDER BY name")
-            assert [(name, f"{price:.2f}", quantity) for name, price, quantity in rows] == ITEMS
+        if problems
+    }
+    checks = run_python_checks(root, uv, interpreter, project.extra())
+    failed.update({s.name: s.detail for s in checks.steps if s.status != "ok"})
+    migrate = project.run("run", "--no-sync", SLUG, "migrate")
+    if not migrate.ok:
+        failed["migrate"] = migrate.describe()
+    assert not failed, f"after the update, in {root}:\n" + "\n\n".join(
+        f"---- {name} ----\n{detail}" for name, detail in failed.items()
+    )
+    assert project.query("SELECT email FROM users") == [(SUPERUSER.proof[2],)]
+    if chosen.keeps_items:
+        rows = project.query("SELECT name, price, quantity FROM items ORDER BY name")
+        assert [(name, f"{price:.2f}", quantity) for name, price, quantity in rows] == ITEMS

@@ -12,7 +12,6 @@ and every compose stack's passwords are the ones `.env` sets.
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import urllib.parse
 import warnings
@@ -28,10 +27,9 @@ from harness.docker import signed_with, stack_shape
 from harness.interpreters import find_interpreter, find_uv
 from harness.matrix import Combination, load_matrix
 from harness.python_checks import TIMEOUTS, dotenv_settings, variant_env
-from harness.questionnaire import REPO_ROOT
 from harness.render import TemplateSnapshot
 from harness.variant import unavailable
-from test_update import TEMPLATE_PATHS
+from test_answer_change import committed_template
 
 pytestmark = pytest.mark.quick
 
@@ -85,17 +83,7 @@ def update(project: Path, data: Mapping[str, Any], message: str) -> None:
 def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The working tree's template, committed: an update replays the render's commit, which a
     dirty working tree's render would have made in a clone of its own."""
-    repo = tmp_path_factory.mktemp("template")
-    for name in TEMPLATE_PATHS:
-        source = REPO_ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, repo / name)
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "The working tree of the template")
-    return repo
+    return committed_template(tmp_path_factory.mktemp("template"))
 
 
 # One test per case: making it (a render and its updates) is most of its cost.

@@ -32,12 +32,12 @@ from harness.interpreters import find_interpreter
 from harness.matrix import Combination, load_matrix
 from harness.plan import tree_key
 from harness.python_checks import run_python_checks
+from harness.releases import git
 from harness.render import TemplateSnapshot
 from harness.services import isolated_services, services_for
 from harness.tree_checks import iter_files, ruff_check_problems, ruff_format_problems
 from harness.variant import HarnessContext, plan_of, unavailable
 from test_answer_change import FEATURES_WITH_TABLES, Project, combination, committed_template
-from test_update import git
 
 # Feature questions that are not toggled here, and why; any other feature question is.
 NOT_TOGGLES = {

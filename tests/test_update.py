@@ -18,6 +18,7 @@ import pytest
 from copier.errors import DirtyLocalWarning
 from harness.matrix import SAMPLE_ANSWERS, Combination, load_matrix
 from harness.questionnaire import REPO_ROOT
+from harness.releases import git
 from harness.render import render
 from harness.variant import unavailable
 
@@ -28,12 +29,6 @@ OWNER_MODULE = "owner_notes.py"
 OWNER_MODULE_TEXT = '"""Written by the owner; no template owns this file."""\n\nTEAM = "orders"\n'
 OWNER_LINE = "# Added by the owner; an update must keep it.\n"
 CONFLICT_MARKERS = (b"<<<<<<< ", b">>>>>>> ")
-
-
-def git(*args: str, cwd: Path = REPO_ROOT) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
-    ).stdout.strip()
 
 
 def older_revision() -> str | None:

@@ -66,7 +66,7 @@ def project_version() -> Version:
         return Version(tomllib.load(file)["project"]["version"])
 
 
-def git(*args: str, cwd: Path) -> str:
+def git(*args: str, cwd: Path = REPO_ROOT) -> str:
     return subprocess.run(
         ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
     ).stdout.strip()
